@@ -1,0 +1,93 @@
+/**
+ * Turns a stack's raw config into the typed StackConfig the program is built from, or
+ * throws a ConfigError that lists every problem, each with its key. Pure: no Pulumi calls,
+ * so the table of bad configs in the tests exercises exactly what `pulumi up` runs.
+ */
+import type { z } from "zod";
+import { settingsSchema, type ParsedSettings } from "./schema";
+import { checkSecrets, pickSecrets, SECRET_KEYS, type StackSecrets } from "./secrets";
+
+export const PROJECT = "metamcp-guard";
+
+export interface RawStackConfig {
+  /** The stack name, e.g. "dev". */
+  stack: string;
+  /** This project's config keys without the "metamcp-guard:" prefix, values JSON-decoded. */
+  values: Record<string, unknown>;
+  /** Keys whose values Pulumi holds encrypted. */
+  secretKeys: ReadonlySet<string>;
+}
+
+/** The settings with every default resolved, so no part of the program guesses. */
+export type StackConfig = ParsedSettings & {
+  stack: string;
+  namePrefix: string;
+  app: ParsedSettings["app"] & { publicUrl: string };
+  database: ParsedSettings["database"] & { volumeName: string };
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly stack: string,
+    readonly problems: string[],
+  ) {
+    super(
+      `Stack "${stack}" has ${problems.length} config problem${problems.length === 1 ? "" : "s"}; nothing was deployed:\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+export function parseStackConfig(raw: RawStackConfig): { config: StackConfig; secrets: StackSecrets } {
+  const settingsInput = Object.fromEntries(
+    Object.entries(raw.values).filter(([key]) => !(SECRET_KEYS as readonly string[]).includes(key)),
+  );
+  const parsed = settingsSchema.safeParse(settingsInput, { reportInput: true });
+  if (!parsed.success) {
+    throw new ConfigError(raw.stack, parsed.error.issues.flatMap(describeIssue));
+  }
+  const secretProblems = checkSecrets(parsed.data, raw.values, raw.secretKeys);
+  if (secretProblems.length > 0) {
+    throw new ConfigError(
+      raw.stack,
+      secretProblems.map(([key, message]) => `${PROJECT}:${key} ${message}`),
+    );
+  }
+  return { config: resolveDefaults(raw.stack, parsed.data), secrets: pickSecrets(parsed.data, raw.values) };
+}
+
+function resolveDefaults(stack: string, settings: ParsedSettings): StackConfig {
+  const namePrefix = settings.namePrefix ?? `metamcp-${stack}`;
+  return {
+    ...settings,
+    stack,
+    namePrefix,
+    app: { ...settings.app, publicUrl: settings.app.publicUrl ?? `http://localhost:${settings.app.port}` },
+    database: { ...settings.database, volumeName: settings.database.volumeName ?? `${namePrefix}-pgdata` },
+  };
+}
+
+/** One line per problem: the full key, what was wrong, and (where zod kept it) the value given. */
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+  if (issue.code === "invalid_union" && issue.errors.length > 0) {
+    // A field that takes several input types (e.g. 2 or "1.5"): report the closest branch.
+    const branch = issue.errors.find((errors) => errors.some((e) => e.code === "custom")) ?? issue.errors[0];
+    return branch.flatMap((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] }));
+  }
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((unknown) => `${configKey([...issue.path, unknown])} ${issue.message}`);
+  }
+  const key = configKey(issue.path);
+  if (issue.code === "invalid_type" && issue.input === undefined) {
+    return [`${key} is required`];
+  }
+  const message = issue.message.replace(/^Invalid input: /, "");
+  const shown = issue.code === "custom" || issue.input === undefined || message.includes(JSON.stringify(issue.input));
+  return [`${key} ${message}${shown ? "" : ` (got ${JSON.stringify(issue.input)})`}`];
+}
+
+/** "metamcp-guard:app.limits.memory" for the path ["app", "limits", "memory"]. */
+function configKey(path: PropertyKey[]): string {
+  return `${PROJECT}:${path.map(String).join(".")}`;
+}

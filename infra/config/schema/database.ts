@@ -1,0 +1,23 @@
+/** Settings of MetaMCP's Postgres (`metamcp-guard:database`). */
+import { z } from "zod";
+import { dockerName, imageRef, restartPolicy, strictObject } from "./fields";
+import { limitsWithDefaults } from "./limits";
+
+export const DEFAULT_POSTGRES_IMAGE = "postgres:16-alpine";
+
+export const databaseSchema = strictObject({
+  /**
+   * `internal` runs Postgres in the stack; `external` uses the `databaseUrl` secret and
+   * declares no database container.
+   */
+  mode: z.enum(["internal", "external"], { message: "is not a database mode; allowed: internal, external" }).default("internal"),
+  image: imageRef.default(DEFAULT_POSTGRES_IMAGE),
+  limits: limitsWithDefaults({ memory: "512m", cpus: 0.5, pids: 100 }),
+  restart: restartPolicy.default("unless-stopped"),
+  /** The data volume; it outlives containers, and with protectData also the stack. */
+  volumeName: dockerName.optional(),
+  user: z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "is not a Postgres role name" }).default("metamcp_user"),
+  name: z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "is not a Postgres database name" }).default("metamcp_db"),
+});
+
+export type DatabaseConfig = z.output<typeof databaseSchema>;

@@ -1,0 +1,113 @@
+/**
+ * Field types shared by every part of the stack config. Each one turns the text people
+ * write in a stack file into the value the program uses, and says what is allowed when
+ * the text is wrong: the loader puts the key in front of these messages.
+ */
+import { z } from "zod";
+import { parseCpus, parseSize, formatSize } from "../units";
+
+/**
+ * An object that refuses keys it does not know, so a typo such as `memroy` fails instead of
+ * silently falling back to a default. The message lists the keys that are allowed.
+ */
+export function strictObject<Shape extends z.ZodRawShape>(shape: Shape, alsoAllowed: readonly string[] = []) {
+  const allowed = [...Object.keys(shape), ...alsoAllowed].join(", ");
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === "unrecognized_keys" ? `is not a known key; allowed: ${allowed}` : undefined),
+  });
+}
+
+/** A size such as "512m" or "4g", in bytes, between `min` and `max` bytes. */
+export function size(min: number, max: number) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const bytes = typeof value === "string" ? parseSize(value) : undefined;
+    if (bytes === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(value)} is not a size; write a number with a unit, such as 512m or 4g`,
+      });
+      return z.NEVER;
+    }
+    if (bytes < min || bytes > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(value)} is out of range; allowed: ${formatSize(min)} to ${formatSize(max)}`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+}
+
+/** A CPU count such as 2 or "1.5", between `min` and `max`. */
+export function cpuCount(min: number, max: number) {
+  return z.union([z.string(), z.number()]).transform((value, ctx) => {
+    const cpus = parseCpus(value);
+    if (cpus === undefined || cpus < min || cpus > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(value)} is not a CPU count from ${min} to ${max} (such as 1 or 1.5)`,
+      });
+      return z.NEVER;
+    }
+    return cpus;
+  });
+}
+
+/**
+ * A whole number from `min` to `max`. Digit strings are accepted too, because
+ * `pulumi config set --path` stores what it is given as text.
+ */
+export function wholeNumber(min: number, max: number) {
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const text = String(value).trim();
+    const number = /^-?\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(number) || number < min || number > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(value)} is not a whole number from ${min} to ${max}`,
+      });
+      return z.NEVER;
+    }
+    return number;
+  });
+}
+
+/** true/false, also as the text "true"/"false" that the CLI stores. */
+export const flag = z.union([z.boolean(), z.enum(["true", "false"])]).transform((value, ctx) => {
+  void ctx;
+  return value === true || value === "true";
+});
+
+/** A Go-style duration as Docker's health checks take it: 500ms, 30s, 1m, 1h. */
+export const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)$/, { message: "is not a duration; write a whole number with ms, s, m or h, such as 30s" });
+
+/** An image reference: name with a tag (`postgres:16-alpine`) or a digest (`…@sha256:<64 hex>`). */
+export const imageRef = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._\/:-]*(@sha256:[a-f0-9]{64})?$/,
+    { message: "is not an image reference; write repository:tag or repository@sha256:<digest>" },
+  );
+
+/** Restart policies that bring a crashed or OOM-killed container back. `no` is not offered. */
+export const restartPolicy = z.enum(["always", "unless-stopped", "on-failure"], {
+  message: "is not a restart policy; allowed: always, unless-stopped, on-failure",
+});
+
+/** A name Docker accepts for containers, volumes and networks. */
+export const dockerName = z
+  .string()
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, {
+    message: "is not a Docker name; use letters, digits, '_', '.' and '-', starting with a letter or digit",
+  });
+
+/** Environment variable names as POSIX shells accept them. */
+export const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "is not an environment variable name" });
+
+/** Container labels: free text, but keys must be non-empty. */
+export const labels = z.record(z.string().min(1, { message: "label keys must not be empty" }), z.string());

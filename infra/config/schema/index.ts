@@ -1,0 +1,41 @@
+/**
+ * The whole stack config: one key per part, each part in its own module. Secrets are not
+ * here; they are separate top-level keys (see ../secrets.ts) so they can be set with
+ * `pulumi config set --secret`.
+ */
+import { z } from "zod";
+import { appSchema } from "./app";
+import { databaseSchema } from "./database";
+import { dockerName, flag, strictObject } from "./fields";
+import { hostSchema } from "./host";
+import { loggingSchema } from "./logging";
+import { monitorSchema } from "./monitor";
+import { proxySchema } from "./proxy";
+import { SECRET_KEYS } from "../secrets";
+
+export const settingsSchema = strictObject({
+  /** The Docker engine to deploy to: unix:///path, tcp://host:port or ssh://user@host. */
+  dockerHost: z
+    .string()
+    .regex(/^(unix:\/\/\/\S+|tcp:\/\/[^\s/]+|ssh:\/\/[^\s/]+)$/, {
+      message: "is not a Docker host; write unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
+    })
+    .default("unix:///var/run/docker.sock"),
+  /** Prefix of every container, volume and network name; defaults to metamcp-<stack>. */
+  namePrefix: dockerName.optional(),
+  /** Protect the Postgres volume: `pulumi destroy` refuses, and deleting it from the program keeps it on the host. */
+  protectData: flag.default(false),
+  app: appSchema,
+  database: databaseSchema.prefault({}),
+  logging: loggingSchema.prefault({}),
+  proxy: proxySchema.optional(),
+  monitor: monitorSchema.prefault({}),
+  host: hostSchema.prefault({}),
+}, SECRET_KEYS).superRefine((settings, ctx) => {
+  if (settings.host.slices.enabled && !settings.host.ssh) {
+    ctx.addIssue({ code: "custom", path: ["host", "ssh"], message: "is required when host.slices.enabled is true" });
+  }
+});
+
+export type SettingsInput = z.input<typeof settingsSchema>;
+export type ParsedSettings = z.output<typeof settingsSchema>;

@@ -1,0 +1,80 @@
+/**
+ * The stack's secrets: top-level config keys that must be stored encrypted. They are
+ * checked here for presence, shape and secrecy; the shell wraps them in pulumi.secret()
+ * before any resource sees them.
+ */
+import type { ParsedSettings } from "./schema";
+
+export const SECRET_KEYS = ["authSecret", "postgresPassword", "databaseUrl", "sshPrivateKey"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+export type StackSecrets = Partial<Record<SecretKey, string>>;
+
+interface SecretRule {
+  /** Whether the current settings need this secret. */
+  needed(settings: ParsedSettings): boolean;
+  /** What the value must look like, or undefined when it is fine. */
+  problem(value: string): string | undefined;
+  /** Said when the secret is set although the settings do not use it. */
+  unused: string;
+}
+
+const RULES: Record<SecretKey, SecretRule> = {
+  authSecret: {
+    needed: () => true,
+    problem: (v) => (v.length < 32 ? "must be at least 32 characters (try: openssl rand -hex 32)" : undefined),
+    unused: "",
+  },
+  postgresPassword: {
+    needed: (s) => s.database.mode === "internal",
+    problem: (v) => (v.length < 12 ? "must be at least 12 characters" : undefined),
+    unused: "is only used with database.mode internal",
+  },
+  databaseUrl: {
+    needed: (s) => s.database.mode === "external",
+    problem: (v) => (/^postgres(ql)?:\/\/\S+$/.test(v) ? undefined : "must be a postgresql:// URL"),
+    unused: "is only used with database.mode external",
+  },
+  sshPrivateKey: {
+    needed: (s) => s.host.slices.enabled,
+    problem: (v) => (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) ? undefined : "must be a PEM/OpenSSH private key"),
+    unused: "is only used with host.slices.enabled true",
+  },
+};
+
+/** Problems with the secrets, as [key, message] pairs; empty when all is well. */
+export function checkSecrets(
+  settings: ParsedSettings,
+  values: Record<string, unknown>,
+  secretKeys: ReadonlySet<string>,
+): Array<[SecretKey, string]> {
+  const problems: Array<[SecretKey, string]> = [];
+  for (const key of SECRET_KEYS) {
+    const rule = RULES[key];
+    const value = values[key];
+    if (value === undefined) {
+      if (rule.needed(settings)) problems.push([key, `is required; set it with: pulumi config set --secret ${key} <value>`]);
+      continue;
+    }
+    if (!secretKeys.has(key)) {
+      problems.push([key, `is stored in plain text; remove it and set it with: pulumi config set --secret ${key} <value>`]);
+    } else if (typeof value !== "string") {
+      problems.push([key, "must be text"]);
+    } else if (!rule.needed(settings)) {
+      problems.push([key, rule.unused]);
+    } else {
+      const problem = rule.problem(value);
+      if (problem) problems.push([key, problem]);
+    }
+  }
+  return problems;
+}
+
+/** The secrets the settings use, as plain strings for the caller to wrap at once. */
+export function pickSecrets(settings: ParsedSettings, values: Record<string, unknown>): StackSecrets {
+  const secrets: StackSecrets = {};
+  for (const key of SECRET_KEYS) {
+    if (RULES[key].needed(settings) && typeof values[key] === "string") secrets[key] = values[key] as string;
+  }
+  return secrets;
+}
