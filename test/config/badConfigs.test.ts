@@ -1,0 +1,87 @@
+/**
+ * Bad input is refused before any resource is declared, with a message that names the key
+ * and says what is allowed. Each row starts from the real dev stack file and breaks one thing.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseStackConfig } from "../../infra/config";
+import { stackValues } from "../support/stackFiles";
+
+function problemsOf(stack: string, overrides: Record<string, unknown>, secretKeys?: string[]): string[] {
+  const { values, secretKeys: keys } = stackValues(stack, overrides);
+  const decoded = Object.fromEntries(
+    Object.entries(values).map(([key, text]) => {
+      const bare = key.replace(/^metamcp-guard:/, "");
+      try {
+        return [bare, (secretKeys ?? keys).includes(key) ? text : JSON.parse(text)];
+      } catch {
+        return [bare, text];
+      }
+    }),
+  );
+  const secret = new Set((secretKeys ?? keys).map((k) => k.replace(/^metamcp-guard:/, "")));
+  try {
+    parseStackConfig({ stack, values: decoded, secretKeys: secret });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error("the config was accepted");
+}
+
+const BAD_CONFIGS: Array<[string, Record<string, unknown>, string, RegExp]> = [
+  ["a typo'd limit key", { "metamcp-guard:app": { limits: { memroy: "1g" } } }, "metamcp-guard:app.limits.memroy", /not a known key; allowed: memory, memorySwap, cpus, pids/],
+  ["a typo'd top-level key", { "metamcp-guard:databse": { mode: "internal" } }, "metamcp-guard:databse", /not a known key; allowed: .*database/],
+  ["swap smaller than memory", { "metamcp-guard:app": { limits: { memorySwap: "512m" } } }, "metamcp-guard:app.limits.memorySwap", /at least memory/],
+  ["a PID cap of 0", { "metamcp-guard:app": { limits: { pids: 0 } } }, "metamcp-guard:app.limits.pids", /0 is not a whole number from 8 to 32767/],
+  ["a PID cap that caps nothing", { "metamcp-guard:app": { limits: { pids: 100000 } } }, "metamcp-guard:app.limits.pids", /from 8 to 32767/],
+  ["a malformed size", { "metamcp-guard:app": { limits: { memory: "4x" } } }, "metamcp-guard:app.limits.memory", /"4x" is not a size; .*512m or 4g/],
+  ["a size without a unit", { "metamcp-guard:database": { limits: { memory: "512" } } }, "metamcp-guard:database.limits.memory", /"512" is not a size/],
+  ["memory below Docker's floor", { "metamcp-guard:app": { limits: { memory: "1m", memorySwap: "1m" } } }, "metamcp-guard:app.limits.memory", /out of range; allowed: 6m to 1t/],
+  ["a CPU count that is not a number", { "metamcp-guard:app": { limits: { cpus: "two" } } }, "metamcp-guard:app.limits.cpus", /"two" is not a CPU count from 0.01 to 1024/],
+  ["zero CPUs", { "metamcp-guard:monitor": { limits: { cpus: 0 } } }, "metamcp-guard:monitor.limits.cpus", /is not a CPU count/],
+  ["a port out of range", { "metamcp-guard:app": { port: 70000 } }, "metamcp-guard:app.port", /70000 is not a whole number from 1 to 65535/],
+  ["a restart policy that never restarts", { "metamcp-guard:app": { restart: "no" } }, "metamcp-guard:app.restart", /allowed: always, unless-stopped, on-failure/],
+  ["an unknown database mode", { "metamcp-guard:database": { mode: "sqlite" } }, "metamcp-guard:database.mode", /allowed: internal, external/],
+  ["a bad Docker host", { "metamcp-guard:dockerHost": "docker.example.com" }, "metamcp-guard:dockerHost", /unix:\/\/\/var\/run\/docker.sock, tcp:\/\/host:2376 or ssh:\/\/user@host/],
+  ["a managed variable in app.env", { "metamcp-guard:app": { env: { DATABASE_URL: "postgresql://x" } } }, "metamcp-guard:app.env.DATABASE_URL", /set by the stack/],
+  ["an image with spaces", { "metamcp-guard:app": { image: "metamcp latest" } }, "metamcp-guard:app.image", /repository:tag or repository@sha256/],
+  ["a bad health-check interval", { "metamcp-guard:app": { healthcheck: { interval: "thirty" } } }, "metamcp-guard:app.healthcheck.interval", /not a duration/],
+  ["no limits for MetaMCP", { "metamcp-guard:app": { limits: undefined } }, "metamcp-guard:app.limits", /is required/],
+  ["slices without SSH settings", { "metamcp-guard:host": { slices: { enabled: true } } }, "metamcp-guard:host.ssh", /required when host.slices.enabled/],
+];
+
+describe("bad stack configs are refused with the key named", () => {
+  it.each(BAD_CONFIGS)("%s", (_label, overrides, key, allowed) => {
+    const problems = problemsOf("dev", overrides);
+    const problem = problems.find((p) => p.startsWith(`${key} `));
+    expect(problem, `problems were: ${problems.join(" | ")}`).toBeDefined();
+    expect(problem).toMatch(allowed);
+  });
+});
+
+describe("secrets", () => {
+  it("refuses a missing auth secret and says how to set it", () => {
+    const problems = problemsOf("dev", { "metamcp-guard:authSecret": undefined });
+    expect(problems).toContain("metamcp-guard:authSecret is required; set it with: pulumi config set --secret authSecret <value>");
+  });
+
+  it("refuses a secret stored in plain text", () => {
+    const problems = problemsOf("dev", {}, ["metamcp-guard:authSecret"]);
+    expect(problems.join("\n")).toMatch(/metamcp-guard:postgresPassword is stored in plain text/);
+  });
+
+  it("never repeats a secret's value in a message", () => {
+    const problems = problemsOf("dev", { "metamcp-guard:postgresPassword": "short" });
+    expect(problems).toEqual(["metamcp-guard:postgresPassword must be at least 12 characters"]);
+  });
+
+  it("asks for databaseUrl when the database is external", () => {
+    const problems = problemsOf("dev", { "metamcp-guard:database": { mode: "external" }, "metamcp-guard:postgresPassword": undefined });
+    expect(problems).toEqual(["metamcp-guard:databaseUrl is required; set it with: pulumi config set --secret databaseUrl <value>"]);
+  });
+
+  it("lists every problem at once, not just the first", () => {
+    const problems = problemsOf("dev", { "metamcp-guard:app": { port: 0, limits: { pids: 1, memory: "lots" } } });
+    expect(problems.length).toBeGreaterThanOrEqual(3);
+  });
+});

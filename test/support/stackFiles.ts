@@ -1,0 +1,61 @@
+/**
+ * The real stack files (Pulumi.<stack>.yaml) as the Pulumi runtime hands them to a program:
+ * one entry per key, structured values as JSON text.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+
+export const REPO_ROOT = join(__dirname, "..", "..");
+
+/** Secrets a test stack is given, as `pulumi config set --secret` would store them. */
+export const TEST_SECRETS = {
+  "metamcp-guard:authSecret": "test-auth-secret-0123456789abcdef0123456789",
+  "metamcp-guard:postgresPassword": "test-postgres-password-s3cr3t",
+  "metamcp-guard:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key\n-----END OPENSSH PRIVATE KEY-----\n",
+};
+
+export type ConfigValues = Record<string, string>;
+
+export function readStackFile(stack: string): ConfigValues {
+  const text = readFileSync(join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8");
+  const config = (parse(text) as { config?: Record<string, unknown> }).config ?? {};
+  return Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
+  );
+}
+
+/**
+ * A stack file plus the secrets its settings need. Pass `overrides` to change a structured
+ * key by deep merge, e.g. { "metamcp-guard:app": { limits: { pids: 0 } } }.
+ */
+export function stackValues(stack: string, overrides: Record<string, unknown> = {}): { values: ConfigValues; secretKeys: string[] } {
+  const values: ConfigValues = { ...readStackFile(stack) };
+  const slicesOn = (JSON.parse(values["metamcp-guard:host"] ?? "{}") as { slices?: { enabled?: boolean } }).slices?.enabled;
+  const secrets: ConfigValues = { ...TEST_SECRETS };
+  if (!slicesOn) delete secrets["metamcp-guard:sshPrivateKey"];
+  Object.assign(values, secrets);
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) {
+      delete values[key];
+    } else if (isObject(value) && values[key]?.startsWith("{")) {
+      values[key] = JSON.stringify(deepMerge(JSON.parse(values[key]), value));
+    } else {
+      values[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+  }
+  return { values, secretKeys: Object.keys(secrets) };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) delete merged[key];
+    else merged[key] = isObject(value) && isObject(base[key]) ? deepMerge(base[key] as Record<string, unknown>, value) : value;
+  }
+  return merged;
+}
