@@ -1,0 +1,163 @@
+/**
+ * Test images built from files on this machine, because no registry can be reached here: `docker import` of a
+ * folder, no pull, no build context, no network. Each builder reuses an existing image and builds at most once
+ * per process.
+ *
+ *     const image = await busyboxImage();   // "metamcp-guard-test/busybox:local": sh, sleep, ps, cat, …
+ *     const node = await nodeImage();       // "metamcp-guard-test/node:local": /usr/local/bin/node + busybox sh
+ */
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { docker } from "./docker";
+
+export const BUSYBOX_IMAGE = "metamcp-guard-test/busybox:local";
+export const NODE_IMAGE = "metamcp-guard-test/node:local";
+
+/** Debian's busybox-static installs here; a dynamically linked busybox would not run in an empty image. */
+const BUSYBOX_PATH = "/bin/busybox";
+/**
+ * Image labels. Not TEST_LABEL: containers inherit their image's labels, and removeTestContainers() would then
+ * remove containers that tests did not mean to label.
+ */
+const IMAGE_LABEL = "metamcp-guard.test-image";
+/** Records which node binary went in, so a changed Node version rebuilds the image. */
+const NODE_VERSION_LABEL = "metamcp-guard.test-image.node-version";
+
+let busyboxBuild: Promise<string> | undefined;
+let nodeBuild: Promise<string> | undefined;
+
+/** Name of a busybox image with applet links in /bin (PATH=/bin); builds it if missing. */
+export function busyboxImage(): Promise<string> {
+  busyboxBuild ??= (async () => {
+    if ((await imageLabel(BUSYBOX_IMAGE, IMAGE_LABEL)) !== undefined) return BUSYBOX_IMAGE;
+    await withTempDir(async (root) => {
+      addBusybox(root);
+      await importFolder(root, BUSYBOX_IMAGE, ["ENV PATH=/bin", 'CMD ["sh"]', `LABEL ${IMAGE_LABEL}=busybox`]);
+    });
+    return BUSYBOX_IMAGE;
+  })();
+  // A failed build must not be cached: the next caller may have installed the missing package meanwhile.
+  return busyboxBuild.catch((err) => {
+    busyboxBuild = undefined;
+    throw err;
+  });
+}
+
+/**
+ * Name of an image holding the Node binary running this process (`process.execPath`, i.e. `command -v node`),
+ * the shared libraries `ldd` lists for it, and busybox for /bin/sh. Builds it if missing or if it holds another
+ * Node version.
+ */
+export function nodeImage(): Promise<string> {
+  nodeBuild ??= (async () => {
+    if ((await imageLabel(NODE_IMAGE, NODE_VERSION_LABEL)) === process.version) return NODE_IMAGE;
+    await withTempDir(async (root) => {
+      addBusybox(root);
+      copyInto(root, process.execPath, "/usr/local/bin/node");
+      for (const lib of sharedLibraries(process.execPath)) copyInto(root, lib, lib);
+      await importFolder(root, NODE_IMAGE, [
+        "ENV PATH=/usr/local/bin:/bin",
+        'CMD ["node"]',
+        `LABEL ${IMAGE_LABEL}=node`,
+        `LABEL ${NODE_VERSION_LABEL}=${process.version}`,
+      ]);
+    });
+    return NODE_IMAGE;
+  })();
+  return nodeBuild.catch((err) => {
+    nodeBuild = undefined;
+    throw err;
+  });
+}
+
+/** Paths `ldd` resolves for a binary, including the dynamic loader (listed without "=>"). Pure parse. */
+export function parseLdd(output: string): string[] {
+  const paths = new Set<string>();
+  for (const line of output.split("\n")) {
+    const resolved = line.match(/=>\s*(\/\S+)\s*\(0x/);
+    const direct = line.match(/^\s*(\/\S+)\s*\(0x/);
+    const p = resolved?.[1] ?? direct?.[1];
+    if (p) paths.add(p);
+  }
+  return [...paths];
+}
+
+function sharedLibraries(binary: string): string[] {
+  return parseLdd(execFileSync("ldd", [binary], { encoding: "utf8" }));
+}
+
+/** Lays out /bin/busybox, a link per applet, and the directories programs expect (/tmp world-writable). */
+function addBusybox(root: string): void {
+  if (!fs.existsSync(BUSYBOX_PATH) || !isStatic(BUSYBOX_PATH)) {
+    throw new Error(
+      `test images need a statically linked ${BUSYBOX_PATH}: install it with ` +
+        "`apt-get install -y busybox-static` (scripts/start-docker.sh does this)",
+    );
+  }
+  copyInto(root, BUSYBOX_PATH, "/bin/busybox");
+  const applets = execFileSync(BUSYBOX_PATH, ["--list"], { encoding: "utf8" }).split("\n").filter(Boolean);
+  for (const applet of applets) {
+    if (applet !== "busybox") fs.symlinkSync("busybox", path.join(root, "bin", applet));
+  }
+  for (const dir of ["etc", "proc", "sys", "dev", "tmp", "root"]) fs.mkdirSync(path.join(root, dir), { recursive: true });
+  fs.chmodSync(path.join(root, "tmp"), 0o1777);
+  // Numeric users only would work, but `ps`/`id` print names when these exist.
+  fs.writeFileSync(path.join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n");
+  fs.writeFileSync(path.join(root, "etc/group"), "root:x:0:\nnogroup:x:65534:\n");
+}
+
+function isStatic(binary: string): boolean {
+  try {
+    const out = execFileSync("ldd", [binary], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return /not a dynamic executable|statically linked/.test(out);
+  } catch {
+    return true; // ldd exits non-zero with "not a dynamic executable"
+  }
+}
+
+function copyInto(root: string, from: string, to: string): void {
+  const dest = path.join(root, to);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.copyFileSync(from, dest); // follows symlinks: the image gets the real file under the listed name
+  fs.chmodSync(dest, fs.statSync(from).mode & 0o7777);
+}
+
+/** `tar -C root -c . | docker import --change … - name`, without a shell in between. */
+function importFolder(root: string, name: string, changes: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tar = spawn("tar", ["-C", root, "--owner=0", "--group=0", "-c", "."], { stdio: ["ignore", "pipe", "pipe"] });
+    const imp = spawn("docker", ["import", ...changes.flatMap((c) => ["--change", c]), "-", name], {
+      stdio: ["pipe", "ignore", "pipe"],
+    });
+    let stderr = "";
+    tar.stderr.on("data", (d) => (stderr += d));
+    imp.stderr.on("data", (d) => (stderr += d));
+    tar.stdout.pipe(imp.stdin);
+    tar.on("error", reject);
+    imp.on("error", reject);
+    imp.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`docker import ${name} failed (exit ${code}): ${stderr.trim()}`)),
+    );
+  });
+}
+
+/** Value of a label on a local image; undefined if the image or label is missing. */
+async function imageLabel(image: string, label: string): Promise<string | undefined> {
+  try {
+    const value = await docker("image", "inspect", "--format", `{{index .Config.Labels "${label}"}}`, image);
+    return value === "" || value === "<no value>" ? undefined : value;
+  } catch {
+    return undefined;
+  }
+}
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "metamcp-guard-image-"));
+  try {
+    await fn(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
