@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { SECRET_KEYS } from "../../infra/config";
 
 export const REPO_ROOT = join(__dirname, "..", "..");
 
@@ -44,7 +45,9 @@ export function stackValues(stack: string, overrides: Record<string, unknown> = 
       values[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
   }
-  return { values, secretKeys: Object.keys(secrets) };
+  // Secret keys are secret whether they come from TEST_SECRETS or an override.
+  const secretKeys = Object.keys(values).filter((key) => (SECRET_KEYS as readonly string[]).includes(key.replace(/^metamcp-guard:/, "")));
+  return { values, secretKeys };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
