@@ -1,0 +1,68 @@
+// The provider must survive Pulumi's function serialization under vitest (the mocks tests of the whole stack
+// construct PidsLimit there) and under ts-node (how Pulumi itself loads the program).
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { PidsLimit } from "../../infra/pidsLimit";
+import { loadSerializedProvider } from "./fixtures/loadSerializedProvider";
+
+describe("PidsLimit under Pulumi mocks (vitest)", () => {
+  const seen: pulumi.runtime.MockResourceArgs[] = [];
+
+  beforeAll(async () => {
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (args) => {
+          seen.push(args);
+          return { id: `${args.name}-id`, state: args.inputs };
+        },
+        call: (args) => args.inputs,
+      },
+      "metamcp-guard",
+      "test",
+    );
+    const limit = new PidsLimit("app-pids", {
+      dockerHost: "unix:///var/run/docker.sock",
+      containerId: pulumi.output("c0ffee"),
+      limit: 64,
+    });
+    // Waiting on an output waits for registration, which waits for the provider's serialization.
+    await new Promise<void>((resolve) => limit.urn.apply(() => resolve()));
+  });
+
+  it("registers a dynamic resource whose inputs carry the serialized provider", () => {
+    const r = seen.find((a) => a.name === "app-pids");
+    expect(r?.type).toBe("pulumi-nodejs:dynamic/metamcp-guard:PidsLimit");
+    expect(r?.inputs).toMatchObject({ dockerHost: "unix:///var/run/docker.sock", containerId: "c0ffee", limit: 64 });
+    const text: unknown = r?.inputs.__provider;
+    expect(typeof text).toBe("string");
+    expect(text).toContain("exports.handler");
+    // The Docker API functions were serialized by value, not as references to vite's module helpers.
+    expect(text).toContain("dial-stdio");
+    expect(text).not.toMatch(/__vi_|__vite_ssr/);
+  });
+
+  it("serialized text evaluates to a working provider", async () => {
+    const text = seen.find((a) => a.name === "app-pids")!.inputs.__provider as string;
+    const provider = loadSerializedProvider(text);
+    expect(Object.keys(provider).sort()).toEqual(["check", "create", "delete", "diff", "read", "update"]);
+    const bad = await provider.check!({}, { dockerHost: "http://x", containerId: "c", limit: 0 });
+    expect(bad.failures?.map((f) => f.property).sort()).toEqual(["dockerHost", "limit"]);
+    const diff = await provider.diff!("c", { dockerHost: "unix:///s", containerId: "a", limit: 5 }, {
+      dockerHost: "unix:///s",
+      containerId: "b",
+      limit: 5,
+    });
+    expect(diff.replaces).toEqual(["containerId"]);
+  });
+
+  it("errors raised inside the serialized provider keep their message and code", async () => {
+    const text = seen.find((a) => a.name === "app-pids")!.inputs.__provider as string;
+    const provider = loadSerializedProvider(text);
+    // Nothing listens on port 1, so this fails fast without any engine.
+    const err = await provider
+      .create({ dockerHost: "tcp://127.0.0.1:1", containerId: "c", limit: 5 })
+      .then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ name: "DockerApiError", code: "UNREACHABLE" });
+    expect((err as Error).message).toMatch(/cannot reach the Docker engine at tcp:\/\/127\.0\.0\.1:1 .*ECONNREFUSED/);
+  });
+});
