@@ -1,0 +1,102 @@
+/**
+ * MetaMCP itself: its image and its container under hard memory, swap, CPU and PID limits,
+ * with tini as PID 1 to reap zombies, a health check, and secrets only as Pulumi secrets.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config";
+import { METAMCP_PORT } from "../config/schema/app";
+import { containerName, guardedContainerArgs } from "../containerSettings";
+import { PidsLimit } from "../pidsLimit";
+
+export interface MetaMcpArgs {
+  config: StackConfig;
+  provider: docker.Provider;
+  /** Networks to join: the stack's own, and the proxy's when one is configured. */
+  networks: pulumi.Input<string>[];
+  authSecret: pulumi.Output<string>;
+  databaseUrl: pulumi.Output<string>;
+  /** Variables MetaMCP's own compose file sets next to DATABASE_URL (internal database only). */
+  databaseEnv?: pulumi.Input<string>[];
+  /** Resources that must be ready first, e.g. the database container. */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * MetaMCP's image is Node-based and ships neither curl nor wget for sure; Node's own fetch
+ * is always there.
+ */
+export const HEALTHCHECK_COMMAND = [
+  "CMD",
+  "node",
+  "-e",
+  `fetch('http://localhost:${METAMCP_PORT}/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
+];
+
+export class MetaMcp extends pulumi.ComponentResource {
+  /** Where operators reach MetaMCP. */
+  readonly url: pulumi.Output<string>;
+  readonly containerId: pulumi.Output<string>;
+  readonly containerName: pulumi.Output<string>;
+  readonly container: docker.Container;
+  readonly pidsLimit: PidsLimit;
+
+  constructor(name: string, args: MetaMcpArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("metamcp-guard:index:MetaMcp", name, {}, opts);
+    const { config, provider } = args;
+    const app = config.app;
+    const childOpts = { parent: this, provider };
+
+    const image = new docker.RemoteImage(`${name}-image`, { name: app.image, keepLocally: true }, childOpts);
+
+    const plainEnv = Object.entries({
+      ...app.env,
+      APP_URL: app.publicUrl,
+      NEXT_PUBLIC_APP_URL: app.publicUrl,
+    }).map(([key, value]) => `${key}=${value}`);
+
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: containerName(config, "app"),
+        image: image.imageId,
+        ...guardedContainerArgs(config, "app", { ...app, labels: config.proxy?.labels }),
+        init: app.init,
+        envs: [
+          ...plainEnv,
+          ...(args.databaseEnv ?? []),
+          pulumi.interpolate`BETTER_AUTH_SECRET=${args.authSecret}`,
+          pulumi.interpolate`DATABASE_URL=${args.databaseUrl}`,
+        ],
+        ports: [{ internal: METAMCP_PORT, external: app.port, ip: app.bindAddress }],
+        networksAdvanced: args.networks.map((network) => ({ name: network })),
+        healthcheck: {
+          tests: HEALTHCHECK_COMMAND,
+          interval: app.healthcheck.interval,
+          timeout: app.healthcheck.timeout,
+          retries: app.healthcheck.retries,
+          startPeriod: app.healthcheck.startPeriod,
+        },
+      },
+      {
+        ...childOpts,
+        dependsOn: args.dependsOn,
+        // Fixed name: the old container must go before its replacement can take the name.
+        // Health-check edits are not applied in place by this provider version, so replace.
+        deleteBeforeReplace: true,
+        replaceOnChanges: ["healthcheck"],
+      },
+    );
+
+    this.pidsLimit = new PidsLimit(
+      `${name}-pids`,
+      { dockerHost: config.dockerHost, containerId: this.container.id, limit: app.limits.pids },
+      { parent: this },
+    );
+
+    this.url = pulumi.output(app.publicUrl);
+    this.containerId = this.container.id;
+    this.containerName = this.container.name;
+    this.registerOutputs({ url: this.url, containerId: this.containerId, containerName: this.containerName });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Everything one stack declares, in the order it depends on: the Docker host, the stack's
+ * private network, Postgres (unless external), MetaMCP. Exported as a function so tests can
+ * build several stacks in one process.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { SecretOutputs, StackConfig } from "./config";
+import { describeLimits, guardLabels } from "./containerSettings";
+import { MetaMcp } from "./components/metamcp";
+import { Postgres, POSTGRES_HOST, POSTGRES_PORT } from "./components/postgres";
+
+export interface StackOutputs {
+  url: pulumi.Output<string>;
+  containers: Record<string, pulumi.Output<string>>;
+  dataVolume?: pulumi.Output<string>;
+  limits: Record<string, ReturnType<typeof describeLimits>>;
+}
+
+export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOutputs {
+  // An explicit provider: the stack's host comes from its config, never from whatever
+  // DOCKER_HOST the person running `pulumi up` happens to have set.
+  const provider = new docker.Provider("docker", { host: config.dockerHost });
+
+  // Postgres lives only on this network: internal, so it has no route out and no published port.
+  const backend = new docker.Network(
+    "backend",
+    {
+      name: `${config.namePrefix}-backend`,
+      internal: true,
+      labels: guardLabels(config, "db"),
+    },
+    { provider },
+  );
+  // MetaMCP's own network: it publishes the port and lets MCP servers (npx, uvx) download packages.
+  const frontend = new docker.Network(
+    "frontend",
+    { name: `${config.namePrefix}-frontend`, labels: guardLabels(config, "app") },
+    { provider },
+  );
+
+  const limits: StackOutputs["limits"] = { app: describeLimits(config.app.limits) };
+  const containers: StackOutputs["containers"] = {};
+  let databaseUrl: pulumi.Output<string>;
+  let databaseEnv: pulumi.Input<string>[] = [];
+  let database: Postgres | undefined;
+
+  if (config.database.mode === "internal") {
+    database = new Postgres("postgres", { config, provider, network: backend, password: secrets.postgresPassword! });
+    databaseUrl = database.databaseUrl;
+    databaseEnv = [
+      `POSTGRES_HOST=${POSTGRES_HOST}`,
+      `POSTGRES_PORT=${POSTGRES_PORT}`,
+      `POSTGRES_USER=${config.database.user}`,
+      `POSTGRES_DB=${config.database.name}`,
+      pulumi.interpolate`POSTGRES_PASSWORD=${secrets.postgresPassword!}`,
+    ];
+    containers.database = database.containerName;
+    limits.database = describeLimits(config.database.limits);
+  } else {
+    databaseUrl = secrets.databaseUrl!;
+  }
+
+  const metamcp = new MetaMcp("metamcp", {
+    config,
+    provider,
+    networks: [frontend.name, backend.name, ...(config.proxy ? [config.proxy.network] : [])],
+    authSecret: secrets.authSecret!,
+    databaseUrl,
+    databaseEnv,
+    dependsOn: database ? [database] : [],
+  });
+  containers.metamcp = metamcp.containerName;
+
+  return {
+    url: metamcp.url,
+    containers,
+    dataVolume: database?.volumeName,
+    limits,
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * What each real stack file must produce. Prod's numbers are the operator's proven ones
+ * (4 GiB, no swap, 2 CPUs, 100 PIDs); dev's fit a laptop.
+ */
+export const STACKS = {
+  dev: {
+    app: { memoryMiB: 1024, cpus: "1", pids: 64 },
+    db: { memoryMiB: 256, cpus: "0.5", pids: 64 },
+    bindAddress: "127.0.0.1",
+    logs: { "max-size": "10m", "max-file": "3" },
+    protectData: false,
+  },
+  prod: {
+    app: { memoryMiB: 4096, cpus: "2", pids: 100 },
+    db: { memoryMiB: 1024, cpus: "1", pids: 100 },
+    bindAddress: "127.0.0.1",
+    logs: { "max-size": "50m", "max-file": "5" },
+    protectData: true,
+  },
+} as const;
+
+export type StackName = keyof typeof STACKS;
+export const STACK_NAMES = Object.keys(STACKS) as StackName[];
+
+export const CONTAINER = "docker:index/container:Container";
+export const VOLUME = "docker:index/volume:Volume";
+export const NETWORK = "docker:index/network:Network";
+export const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
+export const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
