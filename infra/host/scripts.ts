@@ -1,0 +1,106 @@
+/**
+ * The shell scripts the remote Commands run, as pure functions of the plan. Settings are in
+ * the script text (SSH servers drop environment variables unless AcceptEnv allows them), and
+ * every value is shell-quoted.
+ */
+import type { SliceSpec } from "./plan";
+import { shellQuote as q } from "./shell";
+import { ENFORCED_PROPERTIES, expectedShow, UNIT_DIR, unitText } from "./unitFile";
+
+/** Refuse early, with a reason, on a host systemd does not run. */
+const NEEDS_SYSTEMD = [
+  'if ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then',
+  '  echo "metamcp-guard: $(hostname) does not run systemd; host slices need it (set host.slices.enabled false)" >&2',
+  "  exit 1",
+  "fi",
+];
+
+/**
+ * Create and update: write the unit atomically (a temp file in the same directory, renamed
+ * over the old one, so systemd never reads half a file), daemon-reload, start, then read the
+ * limits back and fail when systemd holds other values. Never `restart`: restarting a slice
+ * stops everything in it, while daemon-reload applies new limits to the running slice and
+ * leaves its containers alone.
+ */
+export function applyScript(spec: SliceSpec, stack: string): string {
+  const want = expectedShow(spec);
+  const lines = unitText(spec, stack).split("\n").slice(0, -1);
+  return [
+    "set -eu",
+    `unit=${q(spec.unit)}`,
+    `dir=${q(UNIT_DIR)}`,
+    ...NEEDS_SYSTEMD,
+    'tmp="$dir/.$unit.metamcp-guard.$$"',
+    "trap 'rm -f \"$tmp\"' EXIT",
+    "umask 022",
+    `printf '%s\\n' ${lines.map(q).join(" ")} > "$tmp"`,
+    'mv -f "$tmp" "$dir/$unit"',
+    "systemctl daemon-reload",
+    'systemctl start "$unit"',
+    "bad=0",
+    "check() {",
+    '  got=$(systemctl show -p "$1" --value "$unit")',
+    '  if [ "$got" != "$2" ]; then',
+    '    echo "metamcp-guard: $unit: $1 in force is \'$got\', wanted \'$2\'" >&2',
+    "    bad=1",
+    "  fi",
+    "}",
+    ...ENFORCED_PROPERTIES.map((property) => `check ${property} ${q(want[property])}`),
+    'if [ "$bad" -ne 0 ]; then',
+    '  echo "metamcp-guard: $unit was written to $dir but systemd does not hold its limits (see above); check for drop-ins: systemctl cat $unit" >&2',
+    "  exit 1",
+    "fi",
+    // cgroup v1 (legacy/hybrid): systemd maps MemoryMax, TasksMax and CPUQuota onto the v1
+    // controllers, but has no v1 knob for MemorySwapMax. Say so rather than pretend.
+    'if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ]; then',
+    '  echo "metamcp-guard: note: $(hostname) uses cgroup v1; $unit binds memory, tasks and CPU, but MemorySwapMax is not enforced there (each container\'s memorySwap still caps its swap)" >&2',
+    "fi",
+    `echo ${q(`metamcp-guard: ${spec.unit} in force: ${ENFORCED_PROPERTIES.map((p) => `${p}=${want[p]}`).join(" ")}`)}`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * Delete: stop and remove the unit, but only once nothing runs in it. Containers are deleted
+ * before their slice, so it is empty on a normal delete. If something still runs (a
+ * replacement of this resource, or a process started by hand) the unit stays as it is: removing
+ * the file would drop its limits at once and stopping the slice would kill what runs in it.
+ */
+export function deleteScript(unit: string): string {
+  return [
+    "set -eu",
+    `unit=${q(unit)}`,
+    `dir=${q(UNIT_DIR)}`,
+    ...NEEDS_SYSTEMD,
+    'tasks=$(systemctl show -p TasksCurrent --value "$unit" 2>/dev/null || true)',
+    'case "$tasks" in ""|*[!0-9]*) tasks=0 ;; esac',
+    'if [ "$tasks" -gt 0 ]; then',
+    '  echo "metamcp-guard: $unit still holds $tasks tasks; left in place (its limits keep binding). Once it is empty: systemctl stop $unit; rm $dir/$unit; systemctl daemon-reload" >&2',
+    "  exit 0",
+    "fi",
+    'systemctl stop "$unit" 2>/dev/null || true',
+    'rm -f "$dir/$unit"',
+    "systemctl daemon-reload",
+    'echo "metamcp-guard: $unit stopped and removed"',
+    "",
+  ].join("\n");
+}
+
+/** Properties the drift check reads for each unit (reading needs no root). */
+export const SHOWN_PROPERTIES = [...ENFORCED_PROPERTIES, "ActiveState", "FragmentPath", "NeedDaemonReload", "DropInPaths"] as const;
+
+/**
+ * Prints, for each unit, a `@unit=<name>` line and its properties, then the cgroup
+ * filesystem type. One SSH round trip for the whole check.
+ */
+export function showScript(units: string[]): string {
+  return [
+    "set -eu",
+    `for unit in ${units.map(q).join(" ")}; do`,
+    '  echo "@unit=$unit"',
+    `  systemctl show -p ${SHOWN_PROPERTIES.join(",")} "$unit"`,
+    "done",
+    'echo "@cgroupfs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null || echo unknown)"',
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,51 @@
+/**
+ * The text of a slice unit and the values `systemctl show` must report once systemd has it.
+ * Pure, so both can be checked without a host and the scripts carry exactly this text.
+ */
+import type { SliceSpec } from "./plan";
+import { formatTimespan } from "./timespan";
+
+/** The properties read back after every write, and by the drift check. */
+export const ENFORCED_PROPERTIES = ["MemoryMax", "MemorySwapMax", "TasksMax", "CPUQuotaPerSecUSec"] as const;
+export type EnforcedProperty = (typeof ENFORCED_PROPERTIES)[number];
+
+export const UNIT_DIR = "/etc/systemd/system";
+
+export function unitText(spec: SliceSpec, stack: string): string {
+  return [
+    `# Written by metamcp-guard (Pulumi stack ${oneLine(stack)}); \`npm run verify-host -- ${oneLine(stack)}\` reports edits.`,
+    "[Unit]",
+    `Description=${unitValue(spec.description)}`,
+    "",
+    "[Slice]",
+    // Accounting on, so TasksCurrent/MemoryCurrent can be read (delete checks the slice is empty).
+    "MemoryAccounting=yes",
+    `MemoryMax=${spec.memoryMax}`,
+    `MemorySwapMax=${spec.memorySwapMax}`,
+    "TasksAccounting=yes",
+    `TasksMax=${spec.tasksMax}`,
+    `CPUQuota=${spec.cpuQuotaPercent}%`,
+    "",
+  ].join("\n");
+}
+
+/** What `systemctl show -p <property> --value <unit>` prints when the unit's limits are in force. */
+export function expectedShow(spec: SliceSpec): Record<EnforcedProperty, string> {
+  return {
+    MemoryMax: String(spec.memoryMax),
+    MemorySwapMax: String(spec.memorySwapMax),
+    TasksMax: String(spec.tasksMax),
+    // CPUQuota=N% is N% of one second of CPU time per second.
+    CPUQuotaPerSecUSec: formatTimespan(spec.cpuQuotaPercent * 10_000),
+  };
+}
+
+/** systemd expands `%` specifiers and joins lines ending in `\`; neither may come from data. */
+function unitValue(text: string): string {
+  return oneLine(text).replace(/%/g, "%%").replace(/\\$/, "\\\\");
+}
+
+function oneLine(text: string): string {
+  if (/[\r\n\0]/.test(text)) throw new Error(`${JSON.stringify(text)} must be one line to go into a unit file`);
+  return text;
+}

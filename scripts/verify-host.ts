@@ -1,0 +1,85 @@
+/**
+ * npm run verify-host -- <stack> [--identity <private key file>] [--stack-file <Pulumi.<stack>.yaml>]
+ *
+ * Reads the host slices' values in force over SSH and reports every difference from the
+ * stack's config. `remote.Command` has no read, so this is how edits made on the host are seen.
+ * Exit codes: 0 the host matches, 1 it differs, 2 the check could not run.
+ *
+ * The SSH key is the stack's `sshPrivateKey` secret (read with `pulumi config get`), or the
+ * file given with --identity. Settings come from the stack file; secrets in it are not read.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { z } from "zod";
+import { PROJECT, SECRET_KEYS } from "../infra/config";
+import { settingsSchema } from "../infra/config/schema";
+import { formatDriftReport } from "../infra/host/drift";
+import { checkHostDrift } from "../infra/host/verify";
+
+interface Options {
+  stack: string;
+  identity?: string;
+  stackFile?: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Partial<Options> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--identity") options.identity = argv[++i];
+    else if (arg === "--stack-file") options.stackFile = argv[++i];
+    else if (!arg.startsWith("-") && !options.stack) options.stack = arg;
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  if (!options.stack) throw new Error("usage: npm run verify-host -- <stack> [--identity <key file>] [--stack-file <file>]");
+  return options as Options;
+}
+
+/** The stack's plain settings, parsed by the same schema `pulumi up` uses. */
+function loadSettings(stack: string, file: string) {
+  const config = (parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {};
+  const values: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(config)) {
+    const key = fullKey.startsWith(`${PROJECT}:`) ? fullKey.slice(PROJECT.length + 1) : undefined;
+    if (key && !(SECRET_KEYS as readonly string[]).includes(key)) values[key] = value;
+  }
+  const parsed = settingsSchema.safeParse(values);
+  if (!parsed.success) throw new Error(`${file} has config problems:\n${z.prettifyError(parsed.error)}`);
+  return { ...parsed.data, stack };
+}
+
+function privateKey(options: Options): string {
+  if (options.identity) return readFileSync(options.identity, "utf8");
+  try {
+    return execFileSync("pulumi", ["config", "get", "sshPrivateKey", "--stack", options.stack], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    const why = e.code === "ENOENT" ? "the pulumi CLI is not on PATH" : (e.stderr ?? e.message).trim();
+    throw new Error(`cannot read the stack's sshPrivateKey (${why}); pass --identity <private key file> instead`);
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  const settings = loadSettings(options.stack, options.stackFile ?? join(__dirname, "..", `Pulumi.${options.stack}.yaml`));
+  if (!settings.host.slices.enabled) {
+    console.log(`stack ${options.stack}: host.slices.enabled is false; no slices to check`);
+    return 0;
+  }
+  const report = await checkHostDrift(settings, privateKey(options));
+  console.log(formatDriftReport(`${settings.host.ssh!.host} (stack ${options.stack})`, report));
+  return report.drifts.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`verify-host: ${err.message}`);
+    process.exit(2);
+  },
+);
