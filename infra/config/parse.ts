@@ -5,7 +5,7 @@
  */
 import type { z } from "zod";
 import { settingsSchema, type ParsedSettings } from "./schema";
-import { checkSecrets, pickSecrets, SECRET_KEYS, type StackSecrets } from "./secrets";
+import { checkSecrets, pickSecrets, SECRET_KEYS, type SecretCheckOptions, type StackSecrets } from "./secrets";
 
 export const PROJECT = "metamcp-guard";
 
@@ -39,7 +39,13 @@ export class ConfigError extends Error {
   }
 }
 
-export function parseStackConfig(raw: RawStackConfig): { config: StackConfig; secrets: StackSecrets } {
+/** How strict parsing is; the defaults are what `pulumi up` needs. */
+export type ParseOptions = SecretCheckOptions;
+
+export function parseStackConfig(
+  raw: RawStackConfig,
+  options: ParseOptions = {},
+): { config: StackConfig; secrets: StackSecrets } {
   const settingsInput = Object.fromEntries(
     Object.entries(raw.values).filter(([key]) => !(SECRET_KEYS as readonly string[]).includes(key)),
   );
@@ -47,7 +53,7 @@ export function parseStackConfig(raw: RawStackConfig): { config: StackConfig; se
   if (!parsed.success) {
     throw new ConfigError(raw.stack, parsed.error.issues.flatMap(describeIssue));
   }
-  const secretProblems = checkSecrets(parsed.data, raw.values, raw.secretKeys);
+  const secretProblems = checkSecrets(parsed.data, raw.values, raw.secretKeys, options);
   if (secretProblems.length > 0) {
     throw new ConfigError(
       raw.stack,
