@@ -1,0 +1,18 @@
+/** Settings for the host-slice tests: the prod limits from the operator's write-up. */
+import type { SliceSettings } from "../../infra/host/plan";
+import type { HostConfig } from "../../infra/config/schema/host";
+
+const MIB = 1024 * 1024;
+
+export function sliceSettings(overrides: { host?: Partial<HostConfig["slices"]>; ssh?: Partial<NonNullable<HostConfig["ssh"]>>; dbExternal?: boolean; monitor?: boolean; stack?: string } = {}): SliceSettings {
+  return {
+    stack: overrides.stack ?? "prod",
+    host: {
+      slices: { enabled: true, parent: "metamcp.slice", cgroupDriver: "systemd", headroomPercent: 10, ...overrides.host },
+      ssh: { host: "127.0.0.1", port: 22, user: "root", ...overrides.ssh },
+    },
+    app: { limits: { memory: 4096 * MIB, memorySwap: 4096 * MIB, cpus: 2, pids: 100 } },
+    database: { mode: overrides.dbExternal ? "external" : "internal", limits: { memory: 1024 * MIB, memorySwap: 1024 * MIB, cpus: 1, pids: 100 } },
+    monitor: { enabled: overrides.monitor ?? true, limits: { memory: 128 * MIB, memorySwap: 128 * MIB, cpus: 0.25, pids: 16 } },
+  };
+}

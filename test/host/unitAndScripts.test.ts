@@ -1,0 +1,117 @@
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { planSlices, type SliceSpec } from "../../infra/host/plan";
+import { applyScript, deleteScript, showScript } from "../../infra/host/scripts";
+import { remoteCommand, shellQuote } from "../../infra/host/shell";
+import { expectedShow, unitText } from "../../infra/host/unitFile";
+import { sliceSettings } from "./fixtures";
+
+const app = planSlices(sliceSettings()).children.app!;
+const NASTY = [`it's`, `"double" $HOME $(touch /tmp/pwned) \`id\``, "back\\slash", "semi; rm -rf /tmp/x #", "tab\there", ""];
+
+function sh(script: string, ...args: string[]): string {
+  return execFileSync("sh", ["-c", script, "sh", ...args], { encoding: "utf8" });
+}
+
+describe("unit text", () => {
+  it("is a [Slice] with the limits, swap off and a description", () => {
+    expect(unitText(app, "prod")).toBe(
+      [
+        "# Written by metamcp-guard (Pulumi stack prod); `npm run verify-host -- prod` reports edits.",
+        "[Unit]",
+        "Description=metamcp-guard prod: app container limits",
+        "",
+        "[Slice]",
+        "MemoryAccounting=yes",
+        `MemoryMax=${4506 * 1024 * 1024}`,
+        "MemorySwapMax=0",
+        "TasksAccounting=yes",
+        "TasksMax=110",
+        "CPUQuota=220%",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("escapes systemd specifiers and refuses line breaks in values", () => {
+    const spec: SliceSpec = { ...app, description: "100% of %n" };
+    expect(unitText(spec, "prod")).toContain("Description=100%% of %%n\n");
+    expect(() => unitText({ ...app, description: "a\nMemoryMax=infinity" }, "prod")).toThrow(/one line/);
+    expect(() => unitText(app, "pro\nd")).toThrow(/one line/);
+  });
+
+  it("expects the values systemctl show prints", () => {
+    expect(expectedShow(app)).toEqual({
+      MemoryMax: String(4506 * 1024 * 1024),
+      MemorySwapMax: "0",
+      TasksMax: "110",
+      CPUQuotaPerSecUSec: "2.200000s",
+    });
+  });
+});
+
+describe("shell quoting", () => {
+  it.each(NASTY)("passes %j through sh as one unchanged word", (value) => {
+    expect(sh(`printf '%s' ${shellQuote(value)}`)).toBe(value);
+  });
+
+  it("runs a script under sh -c exactly as written, for root and under sudo -n for others", () => {
+    const script = `printf '%s|' "it's" '$HOME' "\\\`x\\\`"`;
+    expect(sh(remoteCommand(script, "root"))).toBe("it's|$HOME|`x`|");
+    const wrapped = remoteCommand(script, "deploy");
+    expect(wrapped).toMatch(/^if sudo -n true 2>\/dev\/null; then sudo -n sh -c '/);
+    expect(wrapped).toContain("cannot run sudo without a password");
+  });
+});
+
+describe("scripts", () => {
+  const apply = applyScript(app, "prod");
+
+  it("are valid sh", () => {
+    for (const script of [apply, deleteScript(app.unit), showScript(["a.slice", "b.slice"]), remoteCommand(apply, "deploy")]) {
+      expect(() => execFileSync("sh", ["-n", "-c", script])).not.toThrow();
+    }
+  });
+
+  it("write the unit through a temp file renamed into place, then reload and start (never restart)", () => {
+    const write = apply.indexOf('> "$tmp"');
+    const rename = apply.indexOf('mv -f "$tmp" "$dir/$unit"');
+    const reload = apply.indexOf("systemctl daemon-reload");
+    const start = apply.indexOf('systemctl start "$unit"');
+    expect(write).toBeGreaterThan(0);
+    expect(rename).toBeGreaterThan(write);
+    expect(reload).toBeGreaterThan(rename);
+    expect(start).toBeGreaterThan(reload);
+    expect(apply).not.toMatch(/restart/);
+  });
+
+  it("carry the exact unit text, line by line, quoted", () => {
+    const printf = apply.split("\n").find((line) => line.startsWith("printf '%s\\n' "))!;
+    // Run the printf itself (into stdout instead of the temp file) to see what lands on disk.
+    expect(sh(printf.replace(/ > "\$tmp"$/, ""))).toBe(unitText(app, "prod"));
+  });
+
+  it("read back every limit and fail when one differs", () => {
+    for (const [property, value] of Object.entries(expectedShow(app))) {
+      expect(apply).toContain(`check ${property} ${shellQuote(value)}`);
+    }
+    expect(apply).toMatch(/systemd does not hold its limits[\s\S]*exit 1/);
+  });
+
+  it("carry values from data only as quoted words", () => {
+    const spec: SliceSpec = { ...app, unit: "metamcp-app.slice", description: NASTY[1] };
+    const script = applyScript(spec, "prod");
+    expect(script).toContain(shellQuote(`Description=${NASTY[1]}`));
+    expect(script).toContain(`unit='metamcp-app.slice'`);
+  });
+
+  it("delete stops and removes only an empty slice", () => {
+    const del = deleteScript("metamcp-app.slice");
+    expect(del).toContain("unit='metamcp-app.slice'");
+    const guard = del.indexOf('if [ "$tasks" -gt 0 ]');
+    expect(guard).toBeGreaterThan(0);
+    expect(del.indexOf('systemctl stop "$unit"')).toBeGreaterThan(guard);
+    expect(del.indexOf('rm -f "$dir/$unit"')).toBeGreaterThan(guard);
+    expect(del).toContain("systemctl daemon-reload");
+  });
+});
