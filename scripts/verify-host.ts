@@ -6,17 +6,14 @@
  * Exit codes: 0 the host matches, 1 it differs, 2 the check could not run.
  *
  * The SSH key is the stack's `sshPrivateKey` secret (read with `pulumi config get`), or the
- * file given with --identity. Settings come from the stack file; secrets in it are not read.
+ * file given with --identity. Settings come from the stack file (infra/verify/stackFile.ts).
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
-import { z } from "zod";
-import { PROJECT, SECRET_KEYS } from "../infra/config";
-import { settingsSchema } from "../infra/config/schema";
 import { formatDriftReport } from "../infra/host/drift";
 import { checkHostDrift } from "../infra/host/verify";
+import { readStackConfig } from "../infra/verify/stackFile";
 
 interface Options {
   stack: string;
@@ -37,19 +34,6 @@ function parseArgs(argv: string[]): Options {
   return options as Options;
 }
 
-/** The stack's plain settings, parsed by the same schema `pulumi up` uses. */
-function loadSettings(stack: string, file: string) {
-  const config = (parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {};
-  const values: Record<string, unknown> = {};
-  for (const [fullKey, value] of Object.entries(config)) {
-    const key = fullKey.startsWith(`${PROJECT}:`) ? fullKey.slice(PROJECT.length + 1) : undefined;
-    if (key && !(SECRET_KEYS as readonly string[]).includes(key)) values[key] = value;
-  }
-  const parsed = settingsSchema.safeParse(values);
-  if (!parsed.success) throw new Error(`${file} has config problems:\n${z.prettifyError(parsed.error)}`);
-  return { ...parsed.data, stack };
-}
-
 function privateKey(options: Options): string {
   if (options.identity) return readFileSync(options.identity, "utf8");
   try {
@@ -66,7 +50,8 @@ function privateKey(options: Options): string {
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
-  const settings = loadSettings(options.stack, options.stackFile ?? join(__dirname, "..", `Pulumi.${options.stack}.yaml`));
+  // The same reader and parser as `npm run verify`: the settings as the stack file says them.
+  const settings = readStackConfig(options.stack, { projectDir: join(__dirname, ".."), configFile: options.stackFile });
   if (!settings.host.slices.enabled) {
     console.log(`stack ${options.stack}: host.slices.enabled is false; no slices to check`);
     return 0;
