@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { emptyMetricsState, recordOutcome, renderMetrics, scanFigures } from "../../monitor/src/metrics";
+import { classify } from "../../monitor/src/tree";
+import { DEFAULT_MAIN_PATTERN, DEFAULT_MCP_PATTERNS } from "../../monitor/src/contract";
+import { mcpGroup, metamcpBase, proc, table } from "./support/fixtures";
+import { parseExposition, sampleValue } from "./support/prom";
+
+const OPTIONS = {
+  mcpPatterns: DEFAULT_MCP_PATTERNS.map((p) => new RegExp(p)),
+  mainPattern: new RegExp(DEFAULT_MAIN_PATTERN),
+  selfPid: 900,
+};
+
+describe("renderMetrics", () => {
+  it("renders the last scan and the counters in the Prometheus text format", () => {
+    const snapshot = classify(
+      table([
+        ...metamcpBase(),
+        ...mcpGroup({ sid: 100, rssMiB: 30 }),
+        ...mcpGroup({ sid: 200, leaderAlive: false, rssMiB: 30 }),
+        proc({ pid: 300, ppid: 10, cmd: "x", sid: 1, pgid: 1, state: "Z" }),
+      ]),
+      OPTIONS,
+    );
+    const state = emptyMetricsState(false);
+    state.scans = 3;
+    state.last = scanFigures(snapshot, 2, false, 0.0125);
+    state.selfRssBytes = 42 * 1024 * 1024;
+    recordOutcome(state, "orphaned", "exited");
+    recordOutcome(state, "orphaned", "killed");
+    recordOutcome(state, "over-cap", "failed");
+
+    const text = renderMetrics(state);
+    const parsed = parseExposition(text);
+    const value = (name: string, labels?: Record<string, string>) => sampleValue(parsed, `metamcp_monitor_${name}`, labels);
+    expect(value("processes")).toBe(10);
+    expect(value("zombies")).toBe(1);
+    expect(value("mcp_groups", { state: "live" })).toBe(1);
+    expect(value("mcp_groups", { state: "orphaned" })).toBe(1);
+    expect(value("mcp_processes", { state: "orphaned" })).toBe(2);
+    expect(value("mcp_rss_bytes", { state: "live" })).toBe(30 * 1024 * 1024);
+    expect(value("main_server_up")).toBe(1);
+    expect(value("unreadable_processes")).toBe(2);
+    expect(value("scan_duration_seconds")).toBe(0.0125);
+    expect(value("scans_total")).toBe(3);
+    // Reaped counts only groups that are gone; every decision is in reap_decisions_total.
+    expect(value("reaped_total", { reason: "orphaned" })).toBe(2);
+    expect(value("reaped_total", { reason: "over-cap" })).toBe(0);
+    expect(value("reaped_total", { reason: "emergency" })).toBe(0);
+    expect(value("reap_decisions_total", { reason: "over-cap", outcome: "failed" })).toBe(1);
+    expect(value("self_rss_bytes")).toBe(42 * 1024 * 1024);
+    expect(parsed.types.get("metamcp_monitor_reaped_total")).toBe("counter");
+    expect(parsed.types.get("metamcp_monitor_processes")).toBe("gauge");
+  });
+
+  it("renders counters before the first scan, and nothing about a scan that has not happened", () => {
+    const parsed = parseExposition(renderMetrics(emptyMetricsState(true)));
+    expect(sampleValue(parsed, "metamcp_monitor_dry_run")).toBe(1);
+    expect(parsed.samples.some((s) => s.name === "metamcp_monitor_processes")).toBe(false);
+  });
+
+  it("the reader used by the tests refuses malformed text (so a pass means something)", () => {
+    expect(() => parseExposition("metamcp_x 1\n")).toThrow(/before its TYPE/);
+    expect(() => parseExposition("# TYPE a gauge\na{b=c} 1\n")).toThrow(/bad labels/);
+    expect(() => parseExposition("# TYPE a gauge\na one\n")).toThrow(/not a number/);
+    expect(() => parseExposition("# TYPE a gauge\na 1")).toThrow(/newline/);
+  });
+});

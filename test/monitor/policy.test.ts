@@ -1,0 +1,268 @@
+/**
+ * The reap policy as a table. Each row is a short history of scans (processes at a time) and the
+ * decisions the LAST scan must produce, as [sid, reason] pairs in order.
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_MAIN_PATTERN, DEFAULT_MCP_PATTERNS } from "../../monitor/src/contract";
+import type { ProcessInfo } from "../../monitor/src/proc/reader";
+import { decide, type GroupMemory, type PolicyOutput, type PolicySettings, type ReapReason } from "../../monitor/src/policy";
+import { classify } from "../../monitor/src/tree";
+import { mcpGroup, metamcpBase, proc, table, type GroupSpec } from "./support/fixtures";
+
+const SETTINGS: PolicySettings = {
+  orphanGraceMs: 30_000,
+  maxGroups: 3,
+  rssBudgetBytes: 0,
+  emergencyTasks: 0,
+  emergencyFloor: 1,
+};
+
+const OPTIONS = {
+  mcpPatterns: DEFAULT_MCP_PATTERNS.map((p) => new RegExp(p)),
+  mainPattern: new RegExp(DEFAULT_MAIN_PATTERN),
+  selfPid: 900,
+};
+
+interface Scan {
+  atMs: number;
+  groups: GroupSpec[];
+  extra?: ProcessInfo[];
+}
+
+/** Runs the scans through classify + decide, carrying memory; returns the last output. */
+function run(scans: Scan[], settings: Partial<PolicySettings> = {}, reaping: number[] = []): PolicyOutput {
+  let memory: ReadonlyMap<number, GroupMemory> = new Map();
+  let output: PolicyOutput | undefined;
+  for (const scan of scans) {
+    const processes = [...metamcpBase(), ...scan.groups.flatMap(mcpGroup), ...(scan.extra ?? [])];
+    const snapshot = classify(table(processes), OPTIONS);
+    output = decide({ nowMs: scan.atMs, snapshot, settings: { ...SETTINGS, ...settings }, memory, reaping: new Set(reaping) });
+    memory = output.memory;
+  }
+  return output!;
+}
+
+const decided = (output: PolicyOutput) => output.decisions.map((d) => [d.group.sid, d.reason] as [number, ReapReason]);
+
+const live = (sid: number, more: Partial<GroupSpec> = {}): GroupSpec => ({ sid, ...more });
+const orphan = (sid: number, more: Partial<GroupSpec> = {}): GroupSpec => ({ sid, leaderAlive: false, ...more });
+
+interface Row {
+  name: string;
+  scans: Scan[];
+  settings?: Partial<PolicySettings>;
+  reaping?: number[];
+  expected: Array<[number, ReapReason]>;
+}
+
+const ROWS: Row[] = [
+  { name: "nothing to do: live groups under the cap", scans: [{ atMs: 0, groups: [live(100), live(200)] }], expected: [] },
+  {
+    name: "an orphan seen for the first time is not reaped (grace starts now)",
+    scans: [{ atMs: 0, groups: [orphan(100)] }],
+    expected: [],
+  },
+  {
+    name: "an orphan seen orphaned for less than the grace is kept",
+    scans: [
+      { atMs: 0, groups: [orphan(100)] },
+      { atMs: 29_999, groups: [orphan(100)] },
+    ],
+    expected: [],
+  },
+  {
+    name: "an orphan seen orphaned for the grace is reaped",
+    scans: [
+      { atMs: 0, groups: [orphan(100)] },
+      { atMs: 30_000, groups: [orphan(100)] },
+    ],
+    expected: [[100, "orphaned"]],
+  },
+  {
+    name: "the grace counts from when the group became orphaned, not from when it was first seen",
+    scans: [
+      { atMs: 0, groups: [live(100)] },
+      { atMs: 25_000, groups: [orphan(100)] },
+      { atMs: 50_000, groups: [orphan(100)] },
+    ],
+    expected: [],
+  },
+  {
+    name: "a re-parented group (leader alive, server gone from its ancestry) is an orphan too",
+    scans: [
+      { atMs: 0, groups: [live(100, { parent: 1 })] },
+      { atMs: 30_000, groups: [live(100, { parent: 1 })] },
+    ],
+    expected: [[100, "orphaned"]],
+  },
+  {
+    name: "a zombie leader makes an orphan",
+    scans: [
+      { atMs: 0, groups: [live(100, { leaderZombie: true })] },
+      { atMs: 31_000, groups: [live(100, { leaderZombie: true })] },
+    ],
+    expected: [[100, "orphaned"]],
+  },
+  {
+    name: "a grace of 0 reaps an orphan on first sight",
+    scans: [{ atMs: 0, groups: [orphan(100)] }],
+    settings: { orphanGraceMs: 0 },
+    expected: [[100, "orphaned"]],
+  },
+  {
+    name: "a group already being reaped is not decided on again",
+    scans: [
+      { atMs: 0, groups: [orphan(100)] },
+      { atMs: 30_000, groups: [orphan(100)] },
+    ],
+    reaping: [100],
+    expected: [],
+  },
+  {
+    name: "live groups are never reaped for being old while under the cap",
+    scans: [{ atMs: 0, groups: [live(100, { age: 86_400 }), live(200, { age: 86_400 })] }],
+    expected: [],
+  },
+  {
+    name: "over the cap: the idlest go first (CPU unchanged), down to the cap",
+    scans: [
+      { atMs: 0, groups: [live(100, { cpuTicks: 1 }), live(200, { cpuTicks: 1 }), live(300, { cpuTicks: 1 }), live(400, { cpuTicks: 1 }), live(500, { cpuTicks: 1 })] },
+      // 100 and 400 used CPU since; 200, 300, 500 did not.
+      { atMs: 5_000, groups: [live(100, { cpuTicks: 9 }), live(200, { cpuTicks: 1 }), live(300, { cpuTicks: 1 }), live(400, { cpuTicks: 5 }), live(500, { cpuTicks: 1 })] },
+    ],
+    expected: [
+      [200, "over-cap"],
+      [300, "over-cap"],
+    ],
+  },
+  {
+    name: "over the cap with equal idleness: the oldest go first",
+    scans: [{ atMs: 0, groups: [live(100, { age: 50 }), live(200, { age: 500 }), live(300, { age: 5 }), live(400, { age: 5000 })] }],
+    expected: [[400, "over-cap"]],
+  },
+  {
+    name: "a group first seen this scan counts as just active, so it goes last",
+    scans: [
+      { atMs: 0, groups: [live(100), live(200), live(300)] },
+      { atMs: 5_000, groups: [live(100), live(200), live(300), live(400, { age: 99_999 })] },
+    ],
+    expected: [[100, "over-cap"]],
+  },
+  {
+    name: "orphans do not count towards the cap",
+    scans: [
+      { atMs: 0, groups: [live(100), live(200), live(300), orphan(400), orphan(500)] },
+    ],
+    expected: [],
+  },
+  {
+    name: "a group being reaped does not count towards the cap",
+    scans: [{ atMs: 0, groups: [live(100, { age: 9000 }), live(200), live(300), live(400)] }],
+    reaping: [100],
+    expected: [],
+  },
+  {
+    name: "over the RSS budget: the idlest go until the rest fit",
+    scans: [
+      { atMs: 0, groups: [live(100, { rssMiB: 60, age: 300 }), live(200, { rssMiB: 60, age: 200 }), live(300, { rssMiB: 60, age: 100 })] },
+    ],
+    settings: { rssBudgetBytes: 100 * 1024 ** 2 },
+    expected: [
+      [100, "over-rss-budget"],
+      [200, "over-rss-budget"],
+    ],
+  },
+  {
+    name: "under the RSS budget nothing is reaped for it",
+    scans: [{ atMs: 0, groups: [live(100, { rssMiB: 60 }), live(200, { rssMiB: 60 })] }],
+    settings: { rssBudgetBytes: 120 * 1024 ** 2 },
+    expected: [],
+  },
+  {
+    name: "cap and budget together: the cap's victims no longer count against the budget",
+    scans: [{ atMs: 0, groups: [live(100, { rssMiB: 90, age: 400 }), live(200, { rssMiB: 30, age: 300 }), live(300, { rssMiB: 30, age: 200 }), live(400, { rssMiB: 30, age: 100 })] }],
+    settings: { rssBudgetBytes: 90 * 1024 ** 2 },
+    expected: [[100, "over-cap"]],
+  },
+  {
+    name: "emergency: every orphan at once (no grace) and live groups down to the floor",
+    scans: [{ atMs: 0, groups: [live(100, { age: 300 }), live(200, { age: 200 }), live(300, { age: 100 }), orphan(400)] }],
+    // metamcpBase is 20 tasks, each group 21 (leader 11 + sh 1 + node 9), the orphan 10.
+    settings: { emergencyTasks: 93, emergencyFloor: 1 },
+    expected: [
+      [400, "emergency"],
+      [100, "emergency"],
+      [200, "emergency"],
+    ],
+  },
+  {
+    name: "just below the emergency threshold the normal rules apply",
+    scans: [{ atMs: 0, groups: [live(100), live(200), live(300), orphan(400)] }],
+    settings: { emergencyTasks: 94 },
+    expected: [],
+  },
+  {
+    name: "an emergency threshold of 0 is off",
+    scans: [{ atMs: 0, groups: [live(100), live(200), live(300), orphan(400)] }],
+    settings: { emergencyTasks: 0, emergencyFloor: 0 },
+    expected: [],
+  },
+  {
+    name: "processes outside MCP groups are never decided on, whatever the pressure",
+    scans: [
+      {
+        atMs: 0,
+        groups: [],
+        extra: [proc({ pid: 600, ppid: 1, cmd: "sleep 1000", sid: 600 }), proc({ pid: 601, ppid: 10, cmd: "git fetch", sid: 1, pgid: 1 })],
+      },
+    ],
+    settings: { emergencyTasks: 1, emergencyFloor: 0, maxGroups: 0, rssBudgetBytes: 1 },
+    expected: [],
+  },
+];
+
+describe("decide", () => {
+  it.each(ROWS)("$name", ({ scans, settings, reaping, expected }) => {
+    expect(decided(run(scans, settings, reaping))).toEqual(expected);
+  });
+
+  it("says why, with the numbers", () => {
+    const output = run(
+      [
+        { atMs: 0, groups: [orphan(100)] },
+        { atMs: 45_000, groups: [orphan(100)] },
+      ],
+    );
+    expect(output.decisions[0].detail).toBe("leader 100 has exited; orphaned for 45s >= grace 30s");
+    const capped = run([{ atMs: 0, groups: [live(100), live(200), live(300), live(400)] }]);
+    expect(capped.decisions[0].detail).toBe("4 live groups > cap 3");
+    const emergency = run([{ atMs: 0, groups: [live(100), live(200)] }], { emergencyTasks: 50, emergencyFloor: 1 });
+    expect(emergency.emergency).toBe(true);
+    expect(emergency.decisions[0].detail).toBe("62 tasks >= emergency threshold 50; 2 live groups > floor 1");
+  });
+
+  it("forgets groups that are gone, and starts afresh for a new group that reuses a session id", () => {
+    const first = run([{ atMs: 0, groups: [orphan(100)] }]);
+    expect([...first.memory.keys()]).toEqual([100]);
+    const after = run([
+      { atMs: 0, groups: [orphan(100)] },
+      { atMs: 5_000, groups: [] },
+    ]);
+    expect(after.memory.size).toBe(0);
+
+    // Old session 100 (leader gone) vanished and a new, live session took the id within one interval.
+    const reused = run([
+      { atMs: 0, groups: [live(100, { age: 600 })] },
+      { atMs: 5_000, groups: [live(100, { age: 2 })] },
+    ]);
+    expect(reused.memory.get(100)).toMatchObject({ firstSeenMs: 5_000, lastActiveMs: 5_000 });
+  });
+
+  it("is pure: the memory passed in is not changed", () => {
+    const memory = run([{ atMs: 0, groups: [live(100, { cpuTicks: 1 })] }]).memory;
+    const copy = structuredClone(memory);
+    const snapshot = classify(table([...metamcpBase(), ...mcpGroup({ sid: 100, cpuTicks: 5 })]), OPTIONS);
+    decide({ nowMs: 5_000, snapshot, settings: SETTINGS, memory, reaping: new Set() });
+    expect(memory).toEqual(copy);
+  });
+});

@@ -1,0 +1,145 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseCmdline, parseStat, parseStatusCapEff, parseStatusRssKb, parseStatusUid, parseUptime } from "../../monitor/src/proc/parse";
+import { detectPageSize, ProcReader } from "../../monitor/src/proc/reader";
+import { mcpGroup, metamcpBase, PAGE, proc, UPTIME, writeProcess, writeProcTree } from "./support/fixtures";
+
+// Real lines, copied from /proc on a Linux 6.x machine.
+const SLEEP_STAT =
+  "7 (sleep) S 1 1 1 0 -1 4194304 58 0 0 0 0 0 0 0 20 0 1 0 36366 2322432 316 18446744073709551615 1 1 0 0 0 0 0 6 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+const NODE_STAT =
+  "4242 (node) S 10 4242 4242 0 -1 4194560 9000 0 12 0 153 47 0 0 20 0 11 0 987654 1130000000 15360 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+
+describe("parseStat", () => {
+  it("reads the fields the monitor uses from a real line", () => {
+    expect(parseStat(NODE_STAT)).toEqual({
+      pid: 4242,
+      comm: "node",
+      state: "S",
+      ppid: 10,
+      pgid: 4242,
+      sid: 4242,
+      cpuTicks: 200,
+      threads: 11,
+      startTime: 987654,
+      rssPages: 15360,
+    });
+  });
+
+  it("reads the fields after the last ')' when the name holds spaces and parentheses", () => {
+    const line = SLEEP_STAT.replace("(sleep)", "(a) b (c)");
+    const stat = parseStat(line)!;
+    expect(stat.comm).toBe("a) b (c");
+    expect(stat).toMatchObject({ pid: 7, state: "S", ppid: 1, pgid: 1, sid: 1, startTime: 36366, rssPages: 316 });
+  });
+
+  it("reads zombies", () => {
+    const stat = parseStat("31 (sh) Z 20 20 20 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0 5000 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+    expect(stat).toMatchObject({ pid: 31, comm: "sh", state: "Z", ppid: 20, rssPages: 0 });
+  });
+
+  it.each([
+    ["empty", ""],
+    ["no parentheses", "7 sleep S 1 1 1"],
+    ["truncated", "7 (sleep) S 1 1 1 0 -1"],
+    ["garbage numbers", SLEEP_STAT.replace(" 36366 ", " x ")],
+  ])("refuses %s text", (_, text) => {
+    expect(parseStat(text)).toBeUndefined();
+  });
+});
+
+describe("parseCmdline and status", () => {
+  it("joins NUL-separated arguments and drops the terminator and title padding", () => {
+    expect(parseCmdline("npm\0exec\0@modelcontextprotocol/server-x\0")).toBe("npm exec @modelcontextprotocol/server-x");
+    expect(parseCmdline("npm exec @modelcontextprotocol/server-x\0\0\0\0")).toBe("npm exec @modelcontextprotocol/server-x");
+    expect(parseCmdline("")).toBe("");
+  });
+
+  it("reads uid, VmRSS and CapEff from status, and uptime", () => {
+    const status = "Name:\tnode\nUid:\t1001\t1001\t1001\t1001\nVmRSS:\t   51200 kB\nCapEff:\t0000000000000020\n";
+    expect(parseStatusUid(status)).toBe(1001);
+    expect(parseStatusRssKb(status)).toBe(51200);
+    expect(parseStatusCapEff(status)).toBe(0x20n);
+    expect(parseStatusRssKb("Name:\tzombie\n")).toBeUndefined();
+    expect(parseUptime("350735.47 234388.90\n")).toBe(350735.47);
+  });
+});
+
+describe("ProcReader on a fixture /proc", () => {
+  let root: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "monitor-proc-"));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it("reads every process with its command line, uid and RSS in bytes", () => {
+    const processes = [...metamcpBase(), ...mcpGroup({ sid: 100 }), proc({ pid: 200, ppid: 1, cmd: "sh", state: "Z", sid: 1 })];
+    writeProcTree(root, processes);
+    fs.mkdirSync(path.join(root, "self")); // non-pid entries are skipped
+    fs.writeFileSync(path.join(root, "meminfo"), "");
+    const scanned = new ProcReader(root, PAGE).scan();
+    expect(scanned.uptimeSeconds).toBe(UPTIME);
+    expect(scanned.processes.sort((a, b) => a.pid - b.pid)).toEqual(processes.sort((a, b) => a.pid - b.pid));
+  });
+
+  it("shows a zombie's command line as [comm], as ps does", () => {
+    writeProcTree(root, [proc({ pid: 5, ppid: 1, cmd: "sleep 1", state: "Z" })]);
+    expect(new ProcReader(root, PAGE).scan().processes[0].cmdline).toBe("[sleep]");
+  });
+
+  it("skips a process that vanished between the listing and the read", () => {
+    writeProcTree(root, metamcpBase());
+    fs.mkdirSync(path.join(root, "999")); // listed, but its files are gone (ENOENT)
+    const scanned = new ProcReader(root, PAGE).scan();
+    expect(scanned.processes.map((p) => p.pid)).not.toContain(999);
+    expect(scanned.unreadable).toBe(0);
+  });
+
+  it("reads cmdline once per pid and start time, and again when the pid is reused", () => {
+    const first = proc({ pid: 50, ppid: 1, cmd: "npm exec @modelcontextprotocol/server-a", age: 100 });
+    writeProcTree(root, [first]);
+    const reader = new ProcReader(root, PAGE);
+    expect(reader.scan().processes[0].cmdline).toBe("npm exec @modelcontextprotocol/server-a");
+
+    // Same process, its cmdline file rewritten: the cached one stands (it is not read again).
+    fs.writeFileSync(path.join(root, "50", "cmdline"), "changed\0");
+    expect(reader.scan().processes[0].cmdline).toBe("npm exec @modelcontextprotocol/server-a");
+
+    // The pid reused by a new process (later start time): read afresh.
+    writeProcess(root, proc({ pid: 50, ppid: 1, cmd: "npm exec @modelcontextprotocol/server-b", age: 5 }));
+    expect(reader.scan().processes[0].cmdline).toBe("npm exec @modelcontextprotocol/server-b");
+  });
+
+  it("reads cmdline again after an exec (same pid and start time, new name)", () => {
+    const before = proc({ pid: 60, ppid: 1, cmd: "setsid npm exec @modelcontextprotocol/server-a" });
+    writeProcTree(root, [before]);
+    const reader = new ProcReader(root, PAGE);
+    reader.scan();
+    writeProcess(root, { ...before, comm: "npm", cmdline: "npm exec @modelcontextprotocol/server-a" });
+    expect(reader.scan().processes[0].cmdline).toBe("npm exec @modelcontextprotocol/server-a");
+  });
+
+  it("forgets processes that exited, so the cache does not grow with churn", () => {
+    writeProcTree(root, [...metamcpBase(), ...mcpGroup({ sid: 100 })]);
+    const reader = new ProcReader(root, PAGE);
+    reader.scan();
+    expect(reader.cachedIdentities).toBe(7);
+    for (const pid of [100, 101, 102]) fs.rmSync(path.join(root, String(pid)), { recursive: true });
+    reader.scan();
+    expect(reader.cachedIdentities).toBe(4);
+  });
+
+  it("re-reads one stat for the reaper, reporting a vanished process as gone", () => {
+    writeProcTree(root, [proc({ pid: 70, ppid: 1, cmd: "sleep 100" })]);
+    const reader = new ProcReader(root, PAGE);
+    expect(reader.readStat(70)).toMatchObject({ pid: 70, ppid: 1 });
+    expect(reader.readStat(71)).toBe("gone");
+  });
+
+  it("detects this machine's page size from /proc/self", () => {
+    expect(detectPageSize("/proc")).toBe(4096);
+    expect(detectPageSize(root)).toBe(4096); // no self/: the fallback
+  });
+});
