@@ -1,0 +1,86 @@
+/**
+ * Containers on the local engine under exactly the limits a stack declares for MetaMCP.
+ *
+ * The settings come from the real program evaluated under Pulumi mocks (declareStack), never from numbers
+ * written here, so a change to Pulumi.prod.yaml or to containerSettings.ts changes what these tests load.
+ * The PID cap goes through our own PidsLimit provider (`create`), as `pulumi up` applies it, not through
+ * `docker run --pids-limit`.
+ */
+import { pidsLimitProvider } from "../../../infra/pidsLimit/provider";
+import { docker, testLabelArgs } from "../../support/docker";
+import { declareStack, named } from "../../support/mocks";
+
+/** The engine the docker CLI talks to, as a Docker host string for the PidsLimit provider. */
+export const DOCKER_HOST = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+
+/** What the stack declares for one of its containers, in the units @pulumi/docker takes. */
+export interface GuardSpec {
+  stack: string;
+  /** MiB (docker.Container `memory`). */
+  memoryMiB: number;
+  /** MiB, memory plus swap (docker.Container `memorySwap`). */
+  memorySwapMiB: number;
+  /** Decimal text, as Docker parses `--cpus`. */
+  cpus: string;
+  init: boolean;
+  restart: string;
+  /** The PidsLimit resource's `limit`. */
+  pids: number;
+}
+
+/**
+ * The settings the program declares for `stack`'s MetaMCP container (component "metamcp") or its Postgres
+ * container ("postgres"): `<component>-container` and its `<component>-pids` PidsLimit.
+ */
+export async function declaredSpec(stack: "dev" | "prod", component: "metamcp" | "postgres" = "metamcp"): Promise<GuardSpec> {
+  const { resources } = await declareStack(stack);
+  const container = named(resources, `${component}-container`).inputs;
+  const pids = named(resources, `${component}-pids`).inputs;
+  const spec: GuardSpec = {
+    stack,
+    memoryMiB: container.memory,
+    memorySwapMiB: container.memorySwap,
+    cpus: container.cpus,
+    init: container.init,
+    restart: container.restart,
+    pids: pids.limit,
+  };
+  // A missing input would silently drop a limit from `docker create` below; refuse instead.
+  for (const [key, value] of Object.entries(spec)) {
+    if (value === undefined || value === null || value === "") {
+      throw new Error(`the ${stack} stack declares no ${key} for ${component}-container; inputs were ${JSON.stringify(container)}`);
+    }
+  }
+  return spec;
+}
+
+/** `docker create` flags for the limits, init and restart policy the spec holds (pure). */
+export function guardRunArgs(spec: GuardSpec): string[] {
+  return [
+    "--memory", `${spec.memoryMiB}m`,
+    "--memory-swap", `${spec.memorySwapMiB}m`,
+    "--cpus", spec.cpus,
+    ...(spec.init ? ["--init"] : []),
+    "--restart", spec.restart,
+  ];
+}
+
+/**
+ * Creates a labelled container under the spec's limits, caps its PIDs through the PidsLimit provider's
+ * `create`, then starts it. The cap goes on before the start so that no process of the test ever runs
+ * uncapped. Resolves to the container id. `args` are further `docker create` flags, then image and command.
+ */
+export async function startGuarded(spec: GuardSpec, args: string[], dockerHost = DOCKER_HOST): Promise<string> {
+  const id = await docker("-H", dockerHost, "create", ...testLabelArgs(), ...guardRunArgs(spec), ...args);
+  const created = await pidsLimitProvider.create({ dockerHost, containerId: id, limit: spec.pids });
+  if (created.outs?.limit !== spec.pids) {
+    throw new Error(`PidsLimit create reported ${created.outs?.limit} in force on ${id}, expected ${spec.pids}`);
+  }
+  await docker("-H", dockerHost, "start", id);
+  return id;
+}
+
+/** One line per scenario in the CI log: `LOAD-FIGURES {"scenario":…}`. */
+export function reportFigures(scenario: string, figures: Record<string, unknown>): void {
+  console.log(`LOAD-FIGURES ${JSON.stringify({ scenario, ...figures })}`);
+}
