@@ -51,7 +51,7 @@ export interface Zombie {
 
 export interface Snapshot {
   processes: number;
-  /** Processes plus threads: what a container's pids limit counts. */
+  /** Processes plus threads, the monitor's own excepted: what the target container's pids limit counts. */
   tasks: number;
   rssBytes: number;
   /** Pids of processes matching the main-server pattern. */
@@ -67,15 +67,20 @@ export interface Snapshot {
 export function classify(table: ProcessTable, options: ClassifyOptions): Snapshot {
   const byPid = new Map<number, ProcessInfo>();
   const sessions = new Map<number, ProcessInfo[]>();
-  let tasks = 0;
   let rssBytes = 0;
   for (const process of table.processes) {
     byPid.set(process.pid, process);
-    tasks += Math.max(process.threads, 1);
     rssBytes += process.rssBytes;
     const members = sessions.get(process.sid);
     if (members) members.push(process);
     else sessions.set(process.sid, [process]);
+  }
+  // The monitor shares the namespace but not the cgroup: its threads do not count against the
+  // target's pids limit, so they are left out of the tasks the emergency threshold is compared with.
+  const selfSid = byPid.get(options.selfPid)?.sid;
+  let tasks = 0;
+  for (const process of table.processes) {
+    if (process.sid !== selfSid) tasks += Math.max(process.threads, 1);
   }
 
   const mainPids = table.processes.filter((p) => p.state !== "Z" && options.mainPattern.test(p.cmdline)).map((p) => p.pid);

@@ -104,11 +104,11 @@ describe("classify: totals and zombies", () => {
       ...mcpGroup({ sid: 100 }),
       proc({ pid: 30, ppid: 10, cmd: "git status", sid: 1, pgid: 1, state: "Z" }),
     ];
-    const snapshot = classify(table(processes), OPTIONS);
-    expect(snapshot.processes).toBe(8);
-    // 1 + 11 + 1 + 7 (base) + 11 + 1 + 9 (group) + 1 (zombie)
+    const snapshot = classify(table([...processes, { ...MONITOR, threads: 7 }]), OPTIONS);
+    expect(snapshot.processes).toBe(9);
+    // 1 + 11 + 1 + 7 (base) + 11 + 1 + 9 (group) + 1 (zombie); the monitor's 7 live in another cgroup.
     expect(snapshot.tasks).toBe(42);
-    expect(snapshot.rssBytes).toBe(processes.reduce((sum, p) => sum + p.rssBytes, 0));
+    expect(snapshot.rssBytes).toBe(processes.reduce((sum, p) => sum + p.rssBytes, MONITOR.rssBytes));
     expect(snapshot.zombies).toEqual([{ pid: 30, ppid: 10, comm: "git", parentCmdline: "node dist/index.js" }]);
   });
 });
