@@ -234,9 +234,11 @@ export function dockerRequest(
 
   return new Promise<DockerResponse>((resolve, reject) => {
     let settled = false;
+    let deadline: ReturnType<typeof setTimeout> | undefined;
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
+      if (deadline) clearTimeout(deadline);
       // dial-stdio exits when its stdin closes; the kill is for an ssh stuck connecting.
       if (ssh && ssh.exitCode === null) ssh.kill();
       fn();
@@ -252,7 +254,9 @@ export function dockerRequest(
       );
       res.on("error", (err) => finish(() => reject(unreachable(err.message))));
     });
-    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    // One deadline for the whole exchange, by our own timer: request.setTimeout would call setTimeout on the
+    // socket, which the ssh stdio stream does not have.
+    deadline = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     request.on("error", (err: NodeJS.ErrnoException) => {
       const why = err.code ? `${err.code}: ${err.message}` : err.message;
       if (ssh) {
