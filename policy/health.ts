@@ -1,0 +1,46 @@
+/**
+ * Process hygiene: an init as PID 1 and a health check. MetaMCP needs both (mandatory): its
+ * entrypoint is a shell that never reaps the MCP servers it orphans, so without tini zombies pile
+ * up against the PID cap; and without a health check a wedged MetaMCP looks "running" for ever.
+ * For the other containers the same advice holds, but they do not leak, so it is advisory.
+ */
+import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { forContainers } from "./limits";
+import { type ContainerProps, describeContainer, known, roleOf, UNKNOWN } from "./resources";
+
+/** What is missing from a container's init and health check, as message fragments. */
+export function processHygieneGaps(props: ContainerProps): string[] | typeof UNKNOWN {
+  const init = known(() => props.init);
+  const tests = known(() => props.healthcheck?.tests);
+  if (init === UNKNOWN || tests === UNKNOWN) return UNKNOWN;
+  const gaps: string[] = [];
+  if (init !== true) gaps.push("init: true (tini as PID 1 reaps orphaned processes)");
+  // ["NONE"] is Docker's way of switching off a health check the image defines.
+  if (!Array.isArray(tests) || tests.length === 0 || tests[0] === "NONE") gaps.push("a health check (healthcheck.tests)");
+  return gaps;
+}
+
+function checkHygiene(which: (props: ContainerProps) => boolean) {
+  return forContainers((props: ContainerProps, args: ResourceValidationArgs, report: ReportViolation) => {
+    if (!which(props)) args.notApplicable(`not for ${roleOf(props) ?? "unlabelled"} containers`);
+    const gaps = processHygieneGaps(props);
+    if (gaps === UNKNOWN) return;
+    for (const gap of gaps) report(`${describeContainer(props, args.name)} is missing ${gap}.`);
+  });
+}
+
+export const metamcpInitAndHealthcheck: ResourceValidationPolicy = {
+  name: "metamcp-init-and-healthcheck",
+  description: "The MetaMCP container (role app) runs an init as PID 1 (init: true) and has a health check.",
+  enforcementLevel: "mandatory",
+  validateResource: checkHygiene((props) => roleOf(props) === "app"),
+};
+
+export const containerInitAndHealthcheck: ResourceValidationPolicy = {
+  name: "container-init-and-healthcheck",
+  description: "Containers other than MetaMCP run an init as PID 1 and have a health check (advice).",
+  enforcementLevel: "advisory",
+  validateResource: checkHygiene((props) => roleOf(props) !== "app"),
+};
+
+export const healthPolicies = [metamcpInitAndHealthcheck, containerInitAndHealthcheck];

@@ -1,0 +1,59 @@
+/**
+ * Production runs images it can name exactly: a digest or an explicit version tag. `latest` (or
+ * no tag, which means latest) changes under a running stack on the next pull, so a restart or a
+ * re-create could bring up a MetaMCP nobody reviewed, with other leaks and other limits needs.
+ */
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { IMAGE_DEFAULTS, IMAGE_SCHEMA, isProduction, settingsOf } from "./config";
+import { CONTAINER, type ContainerProps, describeContainer, known, REMOTE_IMAGE, stackOfUrn, UNKNOWN } from "./resources";
+
+export type ImagePin =
+  | { pinned: true; by: "digest" | "tag" | "id" }
+  | { pinned: false; reason: string };
+
+const DIGEST = /@sha256:[0-9a-f]{64}$/;
+/** A tag that starts with a version number: 2.4.22, 16.4-alpine, v1.2, 20240501. */
+const VERSION_TAG = /^v?\d+([._-][A-Za-z0-9]+)*$/;
+
+/**
+ * How an image reference is pinned. The tag is what follows the last colon of the last path
+ * segment: in `registry:5000/app` the colon belongs to the registry's port.
+ */
+export function imagePin(reference: string, requireDigest = false): ImagePin {
+  // An image id (what a container gets from RemoteImage.imageId) is content-addressed; the
+  // RemoteImage it came from has its own reference checked.
+  if (reference.startsWith("sha256:")) return { pinned: true, by: "id" };
+  if (DIGEST.test(reference)) return { pinned: true, by: "digest" };
+  const last = reference.slice(reference.lastIndexOf("/") + 1);
+  const colon = last.indexOf(":");
+  const tag = colon >= 0 ? last.slice(colon + 1).replace(/@.*$/, "") : undefined;
+  if (requireDigest) return { pinned: false, reason: `is not pinned by digest (name@sha256:…)${tag ? ` (tag ${tag})` : ""}` };
+  if (tag === undefined || tag === "") return { pinned: false, reason: "has no tag, which means latest" };
+  if (tag === "latest") return { pinned: false, reason: "uses the tag latest" };
+  if (!VERSION_TAG.test(tag)) return { pinned: false, reason: `uses the tag ${tag}, which is not a version` };
+  return { pinned: true, by: "tag" };
+}
+
+export const prodImagesPinned: ResourceValidationPolicy = {
+  name: "prod-images-pinned",
+  description: "In production, every image (RemoteImage name, container image) is pinned by digest or an explicit version tag, never latest.",
+  enforcementLevel: "mandatory",
+  configSchema: IMAGE_SCHEMA,
+  validateResource: (args, report) => {
+    const settings = settingsOf(args, IMAGE_DEFAULTS);
+    if (args.type !== REMOTE_IMAGE && args.type !== CONTAINER) args.notApplicable("applies to images and containers only");
+    const stack = stackOfUrn(args.urn);
+    if (!isProduction(stack, settings)) args.notApplicable(`${stack} is not a production stack`);
+    const reference = known(() => (args.type === REMOTE_IMAGE ? args.props.name : (args.props as ContainerProps).image));
+    // A container's image is unknown during preview until its RemoteImage is pulled; the
+    // RemoteImage's own name is known and checked.
+    if (reference === UNKNOWN || typeof reference !== "string") return;
+    const pin = imagePin(reference, settings.requireDigest);
+    if (!pin.pinned) {
+      const what = args.type === REMOTE_IMAGE ? `image ${args.name}` : `container ${describeContainer(args.props as ContainerProps, args.name)}`;
+      report(`${what}: ${reference} ${pin.reason}; pin it by digest or an explicit version tag in ${stack}.`);
+    }
+  },
+};
+
+export const imagePolicies = [prodImagesPinned];

@@ -1,0 +1,190 @@
+/**
+ * Hard limits on every container: memory, no swap, CPU, rotated logs, a restart policy, and a
+ * PID cap. These are what stood between MetaMCP's leak and the host (14 GB, 7,396 PIDs), so
+ * they are all mandatory.
+ */
+import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import type { PolicyResource } from "@pulumi/policy";
+import {
+  CPU_DEFAULTS,
+  CPU_SCHEMA,
+  LOG_DEFAULTS,
+  LOG_SCHEMA,
+  MEMORY_DEFAULTS,
+  MEMORY_SCHEMA,
+  PIDS_DEFAULTS,
+  PIDS_SCHEMA,
+  RESTART_DEFAULTS,
+  RESTART_SCHEMA,
+  settingsOf,
+} from "./config";
+import {
+  CONTAINER,
+  type ContainerProps,
+  dependenciesThrough,
+  describeContainer,
+  known,
+  parseCpus,
+  PIDS_LIMIT,
+  UNKNOWN,
+} from "./resources";
+
+/** Runs `check` on containers only, and tells the engine the policy does not apply to anything else. */
+export function forContainers(
+  check: (props: ContainerProps, args: ResourceValidationArgs, report: ReportViolation) => void,
+): (args: ResourceValidationArgs, report: ReportViolation) => void {
+  return (args, report) => {
+    if (args.type !== CONTAINER) args.notApplicable("applies to docker containers only");
+    check(args.props as ContainerProps, args, report);
+  };
+}
+
+export const containerMemoryLimit: ResourceValidationPolicy = {
+  name: "container-memory-limit",
+  description: "Every container has a hard memory limit (memory, in MiB) within the configured range.",
+  enforcementLevel: "mandatory",
+  configSchema: MEMORY_SCHEMA,
+  validateResource: forContainers((props, args, report) => {
+    const { minimumMiB, maximumMiB } = settingsOf(args, MEMORY_DEFAULTS);
+    const memory = known(() => props.memory);
+    if (memory === UNKNOWN) return;
+    const name = describeContainer(props, args.name);
+    if (typeof memory !== "number" || memory <= 0) {
+      report(`${name} has no memory limit: set memory (MiB), or a leak takes the whole host.`);
+    } else if (memory < minimumMiB || memory > maximumMiB) {
+      report(`${name} has a memory limit of ${memory} MiB; allowed: ${minimumMiB} to ${maximumMiB} MiB.`);
+    }
+  }),
+};
+
+export const containerSwapDisabled: ResourceValidationPolicy = {
+  name: "container-swap-disabled",
+  description: "Every container has memorySwap equal to memory, so a leak is killed at its limit instead of swapping.",
+  enforcementLevel: "mandatory",
+  validateResource: forContainers((props, args, report) => {
+    const memory = known(() => props.memory);
+    const memorySwap = known(() => props.memorySwap);
+    if (memory === UNKNOWN || memorySwap === UNKNOWN) return;
+    const name = describeContainer(props, args.name);
+    if (memorySwap === undefined || memorySwap === null) {
+      // Unset, Docker allows swap of twice the memory (and the provider shows a diff every run).
+      report(`${name} does not set memorySwap; Docker then allows swap as large as memory. Set memorySwap = memory (${memory ?? "?"}).`);
+    } else if (memorySwap !== memory) {
+      report(`${name} has memorySwap ${memorySwap} but memory ${memory}: swap must be disabled (memorySwap = memory).`);
+    }
+  }),
+};
+
+export const containerCpuLimit: ResourceValidationPolicy = {
+  name: "container-cpu-limit",
+  description: "Every container has a CPU limit (cpus) above 0 and at most the configured maximum.",
+  enforcementLevel: "mandatory",
+  configSchema: CPU_SCHEMA,
+  validateResource: forContainers((props, args, report) => {
+    const { maximum } = settingsOf(args, CPU_DEFAULTS);
+    const text = known(() => props.cpus);
+    if (text === UNKNOWN) return;
+    const cpus = parseCpus(text);
+    const name = describeContainer(props, args.name);
+    if (text === undefined || text === null || text === "") {
+      report(`${name} has no CPU limit: set cpus (such as "1" or "0.5").`);
+    } else if (cpus === undefined || cpus <= 0 || cpus > maximum) {
+      report(`${name} has cpus ${JSON.stringify(text)}; allowed: a number above 0 and at most ${maximum}.`);
+    }
+  }),
+};
+
+const SIZE_UNITS: Record<string, number> = { "": 1 / (1024 * 1024), b: 1 / (1024 * 1024), k: 1 / 1024, m: 1, g: 1024 };
+
+/** A Docker log size ("10m", "1g", "500k") in MiB, or undefined when Docker would refuse it. */
+export function logSizeMiB(text: unknown): number | undefined {
+  const match = typeof text === "string" ? /^(\d+(?:\.\d+)?)([bkmg]?)$/i.exec(text.trim()) : null;
+  return match ? Number(match[1]) * SIZE_UNITS[match[2].toLowerCase()] : undefined;
+}
+
+export const containerLogRotation: ResourceValidationPolicy = {
+  name: "container-log-rotation",
+  description: "Every container logs with the json-file driver, rotated by max-size and max-file, so logs cannot fill the disk.",
+  enforcementLevel: "mandatory",
+  configSchema: LOG_SCHEMA,
+  validateResource: forContainers((props, args, report) => {
+    const { maximumSizeMiB, maximumFiles } = settingsOf(args, LOG_DEFAULTS);
+    const driver = known(() => props.logDriver);
+    const opts = known(() => props.logOpts);
+    if (driver === UNKNOWN || opts === UNKNOWN) return;
+    const name = describeContainer(props, args.name);
+    // Unset, the daemon's default applies, which is json-file without rotation on a stock engine.
+    if (driver !== "json-file") {
+      report(`${name} logs with ${driver ? `the ${driver} driver` : "the daemon's default driver"}; use logDriver "json-file" with max-size and max-file.`);
+      return;
+    }
+    const size = logSizeMiB(opts?.["max-size"]);
+    const files = Number(opts?.["max-file"]);
+    if (size === undefined || size <= 0 || size > maximumSizeMiB) {
+      report(`${name} has log max-size ${JSON.stringify(opts?.["max-size"])}; set one such as "10m", at most ${maximumSizeMiB} MiB.`);
+    }
+    if (!Number.isInteger(files) || files < 1 || files > maximumFiles) {
+      report(`${name} has log max-file ${JSON.stringify(opts?.["max-file"])}; set a whole number from 1 to ${maximumFiles}.`);
+    }
+  }),
+};
+
+export const containerRestartPolicy: ResourceValidationPolicy = {
+  name: "container-restart-policy",
+  description: "Every container has a restart policy that brings it back after the kernel kills it at its limit.",
+  enforcementLevel: "mandatory",
+  configSchema: RESTART_SCHEMA,
+  validateResource: forContainers((props, args, report) => {
+    const { allowed } = settingsOf(args, RESTART_DEFAULTS);
+    const restart = known(() => props.restart);
+    if (restart === UNKNOWN) return;
+    // @pulumi/docker's default is "no": an OOM kill would leave MetaMCP down.
+    if (!allowed.includes(String(restart).replace(/:\d+$/, ""))) {
+      report(`${describeContainer(props, args.name)} has restart ${JSON.stringify(restart ?? "no")}; allowed: ${allowed.join(", ")}.`);
+    }
+  }),
+};
+
+/** A PidsLimit resource that caps `container`: it depends on the container through containerId (or at all). */
+export function attachedPidsLimits(container: PolicyResource, resources: PolicyResource[]): PolicyResource[] {
+  return resources.filter((r) => r.type === PIDS_LIMIT && dependenciesThrough(r, "containerId").some((d) => d.urn === container.urn));
+}
+
+export const containerPidsLimit: StackValidationPolicy = {
+  name: "container-pids-limit",
+  description:
+    "Every container has exactly one PidsLimit resource attached (its containerId is the container's id) with a limit in the configured range.",
+  enforcementLevel: "mandatory",
+  configSchema: PIDS_SCHEMA,
+  validateStack: (args, report) => {
+    const { minimum, maximum } = settingsOf(args, PIDS_DEFAULTS);
+    for (const container of args.resources.filter((r) => r.type === CONTAINER)) {
+      const name = describeContainer(container.props as ContainerProps, container.name);
+      const attached = attachedPidsLimits(container, args.resources);
+      if (attached.length === 0) {
+        // @pulumi/docker cannot set a PID cap; without our resource the container has none.
+        report(`${name} has no PidsLimit resource attached: nothing caps its processes (operators saw 7,396).`, container.urn);
+        continue;
+      }
+      if (attached.length > 1) {
+        report(`${name} has ${attached.length} PidsLimit resources (${attached.map((p) => p.name).join(", ")}); they would overwrite each other.`, container.urn);
+      }
+      for (const pids of attached) {
+        const limit = known(() => pids.props.limit);
+        if (limit === UNKNOWN) continue;
+        if (typeof limit !== "number" || !Number.isInteger(limit) || limit < minimum || limit > maximum) {
+          report(`${pids.name} caps ${name} at ${JSON.stringify(limit)} PIDs; allowed: ${minimum} to ${maximum}.`, pids.urn);
+        }
+      }
+    }
+  },
+};
+
+export const limitPolicies = [
+  containerMemoryLimit,
+  containerSwapDisabled,
+  containerCpuLimit,
+  containerLogRotation,
+  containerRestartPolicy,
+  containerPidsLimit,
+];
