@@ -7,6 +7,7 @@
  * so a daemon with another cgroup parent (the private daemon of the restart test) is read the same way.
  * cgroup v2 is refused with a message rather than misread: these files do not exist there.
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { docker } from "../../support/docker";
@@ -65,4 +66,28 @@ export function parseKeyValues(text: string): Record<string, number> {
 
 export function readKeyValues(dir: string, file: string): Record<string, number> {
   return parseKeyValues(readCgroupFile(dir, file));
+}
+
+/**
+ * OOM kills the kernel logged for the container's memory cgroup, oldest first: one `oom-kill:` record per
+ * kill, naming the cgroup that ran out (`oom_memcg=`) and the victim (`task=`, `pid=`). This is the count
+ * that survives the container's restart, when the cgroup itself (and its memory.oom_control) is gone.
+ * Needs root (reads the kernel ring buffer with dmesg).
+ */
+export function kernelOomKills(containerId: string): Array<{ task: string; pid: number }> {
+  const log = execFileSync("dmesg", [], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  return parseOomKills(log, containerId);
+}
+
+/** The `oom-kill:` records of a kernel log whose oom_memcg names the container (pure). */
+export function parseOomKills(log: string, containerId: string): Array<{ task: string; pid: number }> {
+  const kills: Array<{ task: string; pid: number }> = [];
+  for (const line of log.split("\n")) {
+    const record = /oom-kill:(\S+)/.exec(line)?.[1];
+    if (!record) continue;
+    const fields = Object.fromEntries(record.split(",").map((kv) => kv.split("=") as [string, string]));
+    if (!fields.oom_memcg?.includes(containerId)) continue;
+    kills.push({ task: fields.task, pid: Number(fields.pid) });
+  }
+  return kills;
 }
