@@ -5,10 +5,12 @@
  * dynamic-provider host later evaluates that text with no access to this repository. Hence:
  *  - `import type` only from @pulumi/pulumi: the types vanish, nothing of the SDK is captured.
  *  - The Docker API functions are copied into the local object `api` when this module loads, and the methods
- *    reference `api.x`. Referencing the imports directly would make the serializer capture the module object
- *    itself: under ts-node that drags the whole module in, and under vitest it is a vite helper that cannot
- *    be serialized ("error serializing property __provider"). `api` is a plain object of self-contained
- *    functions (see dockerApi.ts), which serializes the same way in both.
+ *    reference `api.x`. Referencing the imports directly makes the serializer capture the module object
+ *    itself, which differs per loader: under ts-node the CommonJS `exports`, under vitest a vite SSR module
+ *    object whose exports are getters (that one happens to serialize with vitest 4.1, but the state would
+ *    then hold vite internals, and a dynamic `import()` fails outright: "error serializing property
+ *    __provider"). `api` is a plain object of self-contained functions (see dockerApi.ts), serialized the same
+ *    way under both; test/pidsLimit/serialization.test.ts checks that no vite names reach the state.
  * The decisions (check, diff) are pure functions, tested without an engine.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";

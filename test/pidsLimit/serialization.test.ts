@@ -7,6 +7,7 @@ import { loadSerializedProvider } from "./fixtures/loadSerializedProvider";
 
 describe("PidsLimit under Pulumi mocks (vitest)", () => {
   const seen: pulumi.runtime.MockResourceArgs[] = [];
+  let outputs: Record<string, unknown> = {};
 
   beforeAll(async () => {
     await pulumi.runtime.setMocks(
@@ -26,7 +27,14 @@ describe("PidsLimit under Pulumi mocks (vitest)", () => {
       limit: 64,
     });
     // Waiting on an output waits for registration, which waits for the provider's serialization.
-    await new Promise<void>((resolve) => limit.urn.apply(() => resolve()));
+    outputs = await new Promise((resolve) =>
+      pulumi.all([limit.limit, limit.containerId, limit.dockerHost]).apply(([l, c, d]) => resolve({ limit: l, containerId: c, dockerHost: d })),
+    );
+  });
+
+  it("exposes limit, containerId and dockerHost as outputs", () => {
+    // Would be undefined if the class declared them as plain fields (ES2022 class fields overwrite them).
+    expect(outputs).toEqual({ limit: 64, containerId: "c0ffee", dockerHost: "unix:///var/run/docker.sock" });
   });
 
   it("registers a dynamic resource whose inputs carry the serialized provider", () => {
