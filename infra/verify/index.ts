@@ -1,0 +1,49 @@
+/**
+ * `npm run verify`'s core: the stack file's wishes against what the Docker host has in force,
+ * independent of Pulumi state. Decisions are in wanted.ts and compare.ts; this only wires I/O.
+ */
+import { formatDockerHost, parseDockerHost, type DockerRequestOptions } from "../pidsLimit/dockerApi";
+import { allInForce, compareStack, type CheckRow } from "./compare";
+import { findStackContainers } from "./engine";
+import { readStackConfig } from "./stackFile";
+import { wantedContainers } from "./wanted";
+
+export { allInForce, compareContainer, compareStack, type CheckRow, type CheckStatus, type FoundContainer } from "./compare";
+export { formatJson, formatTable } from "./report";
+export { readStackConfig, StackFileError } from "./stackFile";
+export { wantedContainers, type WantedContainer } from "./wanted";
+
+export interface VerifyOptions {
+  stack: string;
+  /** The folder holding Pulumi.<stack>.yaml. */
+  projectDir: string;
+  /** Another stack file instead of <projectDir>/Pulumi.<stack>.yaml. */
+  configFile?: string;
+  /** Overrides the stack's dockerHost, e.g. ssh://admin@host from a laptop. */
+  dockerHost?: string;
+  request?: DockerRequestOptions;
+}
+
+export interface VerifyReport {
+  stack: string;
+  dockerHost: string;
+  /** False when the engine is remote, so the kernel's pids.max could not be read. */
+  kernelReadable: boolean;
+  ok: boolean;
+  rows: CheckRow[];
+}
+
+/**
+ * Throws StackFileError/ConfigError for a bad stack, DockerApiError (code INVALID_HOST or
+ * UNREACHABLE, …) when the engine cannot be asked; differences are rows, never exceptions.
+ */
+export async function verifyStack(options: VerifyOptions): Promise<VerifyReport> {
+  const config = readStackConfig(options.stack, options);
+  const host = parseDockerHost(options.dockerHost ?? config.dockerHost);
+  const wanted = wantedContainers(config);
+  // Only a local socket means this process shares the machine (and /proc, /sys) with the engine.
+  const onDockerHost = host.kind === "unix";
+  const found = await findStackContainers(host, config.stack, wanted, { ...options.request, onDockerHost });
+  const rows = compareStack(wanted, found);
+  return { stack: config.stack, dockerHost: formatDockerHost(host), kernelReadable: onDockerHost, ok: allInForce(rows), rows };
+}

@@ -1,0 +1,82 @@
+/**
+ * What verify expects of each container, from the real stack files through the components' own
+ * helpers: the values people wrote, in the units `docker inspect` reports.
+ */
+import { describe, expect, it } from "vitest";
+import { HEALTHCHECK_COMMAND } from "../../infra/components/metamcp";
+import { parseStackConfig, type StackConfig } from "../../infra/config";
+import { readStackConfig } from "../../infra/verify/stackFile";
+import { wantedContainers } from "../../infra/verify/wanted";
+import { REPO_ROOT } from "../support/stackFiles";
+
+const MIB = 1024 * 1024;
+const dev = readStackConfig("dev", { projectDir: REPO_ROOT });
+
+/** The dev config with some settings replaced, validated again (so slices get their ssh host). */
+function devWith(values: Record<string, unknown>): StackConfig {
+  const base = { app: { limits: { memory: "1g", cpus: 1, pids: 64 } } };
+  return parseStackConfig({ stack: "dev", values: { ...base, ...values }, secretKeys: new Set() }, { requireSecrets: false }).config;
+}
+
+describe("wantedContainers", () => {
+  it("the dev stack: app, Postgres and monitor with the stack file's limits", () => {
+    const wanted = wantedContainers(dev);
+    expect(wanted.map((c) => [c.role, c.name, c.memory / MIB, c.memorySwap / MIB, c.nanoCpus, c.pidsLimit, c.restart])).toEqual([
+      ["app", "metamcp-dev", 1024, 1024, 1_000_000_000, 64, "unless-stopped"],
+      ["db", "metamcp-dev-postgres", 256, 256, 500_000_000, 64, "unless-stopped"],
+      ["monitor", "metamcp-dev-monitor", 128, 128, 250_000_000, 16, "always"],
+    ]);
+  });
+
+  it("the same log rotation and the stack's labels on every container", () => {
+    for (const container of wantedContainers(dev)) {
+      expect(container.log).toEqual({ type: "json-file", options: { "max-size": "10m", "max-file": "3" } });
+      expect(container.labels).toEqual({
+        "metamcp-guard.project": "metamcp-guard",
+        "metamcp-guard.stack": "dev",
+        "metamcp-guard.role": container.role,
+      });
+    }
+  });
+
+  it("init and health checks: the app's exact command, Postgres any, the monitor not yet", () => {
+    const [app, db, monitor] = wantedContainers(dev);
+    expect(app).toMatchObject({ init: true, healthcheck: { test: HEALTHCHECK_COMMAND } });
+    expect(db).toMatchObject({ init: true, healthcheck: {} });
+    expect(db.healthcheck!.test).toBeUndefined();
+    expect(monitor.init).toBeUndefined();
+    expect(monitor.healthcheck).toBeUndefined();
+  });
+
+  it("app.init false is what verify then expects", () => {
+    expect(wantedContainers(devWith({ app: { limits: { memory: "1g", cpus: 1, pids: 64 }, init: false } }))[0].init).toBe(false);
+  });
+
+  it("prod: 4 GiB, no swap, 2 CPUs, 100 PIDs, 50m x 5 logs", () => {
+    const [app] = wantedContainers(readStackConfig("prod", { projectDir: REPO_ROOT }));
+    expect(app).toMatchObject({ name: "metamcp-prod", memory: 4096 * MIB, memorySwap: 4096 * MIB, nanoCpus: 2e9, pidsLimit: 100 });
+    expect(app.log.options).toEqual({ "max-size": "50m", "max-file": "5" });
+  });
+
+  it("no Postgres with an external database, no monitor when it is disabled", () => {
+    const roles = wantedContainers(devWith({ database: { mode: "external" }, monitor: { enabled: false } })).map((c) => c.role);
+    expect(roles).toEqual(["app"]);
+  });
+
+  it("a proxy's labels are wanted on the app only", () => {
+    const [app, db] = wantedContainers(devWith({ proxy: { network: "traefik", labels: { "traefik.enable": "true" } } }));
+    expect(app.labels["traefik.enable"]).toBe("true");
+    expect(db.labels["traefik.enable"]).toBeUndefined();
+  });
+
+  it("CgroupParent: not checked without slices; the child slice's path (cgroupfs) or name (systemd) with them", () => {
+    expect(wantedContainers(dev).every((c) => c.cgroupParent === undefined)).toBe(true);
+    const host = (cgroupDriver: string) => ({ slices: { enabled: true, cgroupDriver }, ssh: { host: "example.internal" } });
+    expect(wantedContainers(devWith({ host: host("cgroupfs") })).map((c) => c.cgroupParent)).toEqual([
+      "/metamcp.slice/metamcp-app.slice",
+      "/metamcp.slice/metamcp-db.slice",
+      "/metamcp.slice/metamcp-monitor.slice",
+    ]);
+    expect(wantedContainers(devWith({ host: host("systemd") }))[0].cgroupParent).toBe("metamcp-app.slice");
+  });
+});
