@@ -6,8 +6,10 @@
  * them, and everything they reference, into the stack state (see @pulumi/pulumi/dynamic: serializeProvider ->
  * runtime.serializeFunction). So every function here must be self-contained:
  *  - Node builtins are loaded with `require(...)` INSIDE function bodies. `require` is a Node module global the
- *    serializer leaves alone; a top-level `import` would be captured as a module object (under vitest, as a vite
- *    helper that cannot be serialized at all).
+ *    serializer leaves alone. A top-level `import * as http from "node:http"` works under ts-node (the
+ *    serializer recognises the builtin and emits `require("http")`), but under vitest the import is a vite
+ *    module object, so the serializer walks into http's internals and fails ("Error serializing ...
+ *    ClientRequest"); vitest is where the stack's mocks tests construct PidsLimit.
  *  - Only `import type` at the top (erased at compile time); module-level values are plain constants.
  *  - Errors are plain Errors with a `code` (see dockerApiError), recognised by that code, never `instanceof`:
  *    the provider in the state carries its own copy of everything it uses.
