@@ -71,13 +71,21 @@ export function guardRunArgs(spec: GuardSpec): string[] {
  * uncapped. Resolves to the container id. `args` are further `docker create` flags, then image and command.
  */
 export async function startGuarded(spec: GuardSpec, args: string[], dockerHost = DOCKER_HOST): Promise<string> {
-  const id = await docker("-H", dockerHost, "create", ...testLabelArgs(), ...guardRunArgs(spec), ...args);
+  const id = await createWithoutPidCap(spec, args, dockerHost);
   const created = await pidsLimitProvider.create({ dockerHost, containerId: id, limit: spec.pids });
   if (created.outs?.limit !== spec.pids) {
     throw new Error(`PidsLimit create reported ${created.outs?.limit} in force on ${id}, expected ${spec.pids}`);
   }
   await docker("-H", dockerHost, "start", id);
   return id;
+}
+
+/**
+ * `docker create` with the spec's limits except the PID cap, which @pulumi/docker cannot set: the state a
+ * container is in after Pulumi creates it and before the PidsLimit resource acts. Labelled for cleanup.
+ */
+export function createWithoutPidCap(spec: GuardSpec, args: string[], dockerHost = DOCKER_HOST): Promise<string> {
+  return docker("-H", dockerHost, "create", ...testLabelArgs(), ...guardRunArgs(spec), ...args);
 }
 
 /** One line per scenario in the CI log: `LOAD-FIGURES {"scenario":…}`. */
