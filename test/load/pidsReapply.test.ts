@@ -38,10 +38,11 @@ describeWithDocker("PID cap after the container is replaced", () => {
     const news = { dockerHost: DOCKER_HOST, containerId: newId, limit: spec.pids };
     const checked = await provider.check!(oldOuts, news);
     expect(checked.failures).toEqual([]);
-    const diff = await provider.diff!(oldId, oldOuts, checked.inputs);
+    const checkedInputs = checked.inputs!;
+    const diff = await provider.diff!(oldId, oldOuts, checkedInputs);
     expect(diff).toMatchObject({ changes: true, replaces: ["containerId"], deleteBeforeReplace: false });
     // Replace without deleteBeforeReplace: create the new resource, then delete the old one.
-    const created = await provider.create(checked.inputs);
+    const created = await provider.create(checkedInputs);
     expect(created).toEqual({ id: newId, outs: { dockerHost: DOCKER_HOST, containerId: newId, limit: spec.pids } });
     // The old container is gone: deleting the old resource must succeed without touching the new one.
     await expect(provider.delete!(oldId, oldOuts)).resolves.toBeUndefined();
