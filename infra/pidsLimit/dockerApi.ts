@@ -1,6 +1,6 @@
 /**
  * The few Docker Engine API calls the PidsLimit resource needs, over the transports a Docker host string can
- * name: `unix:///path.sock`, `tcp://host:port` (plain HTTP) and `ssh://[user@]host[:port]`.
+ * name: `unix:///path.sock`, `tcp://host[:port]` (plain HTTP, no TLS) and `ssh://[user@]host[:port]`.
  *
  * SERIALIZATION CONSTRAINT: the dynamic provider (provider.ts) captures these functions, and Pulumi serializes
  * them, and everything they reference, into the stack state (see @pulumi/pulumi/dynamic: serializeProvider ->
@@ -80,7 +80,7 @@ export interface DockerRequestOptions {
 }
 
 /**
- * Parses `unix:///var/run/docker.sock`, `tcp://host:2375`, `ssh://user@host[:22]` (pure). Throws
+ * Parses `unix:///var/run/docker.sock`, `tcp://host[:2375]`, `ssh://user@host[:22]` (pure). Throws
  * DockerApiError("INVALID_HOST") naming the bad value and the accepted forms.
  */
 export function parseDockerHost(value: string): DockerHost {
@@ -88,7 +88,7 @@ export function parseDockerHost(value: string): DockerHost {
     throw dockerApiError(
       "INVALID_HOST",
       `invalid Docker host ${JSON.stringify(value)}: ${why}; expected unix:///path/to/docker.sock, ` +
-        "tcp://host:port or ssh://[user@]host[:port]",
+        "tcp://host[:port] or ssh://[user@]host[:port]",
     );
   };
   const trimmed = typeof value === "string" ? value.trim() : "";
@@ -111,8 +111,8 @@ export function parseDockerHost(value: string): DockerHost {
   const port = url.port === "" ? undefined : Number(url.port);
   switch (url.protocol) {
     case "tcp:":
-      if (port === undefined) return fail("tcp:// needs a port");
-      return { kind: "tcp", host, port };
+      // Docker's own default for a tcp:// host without a port (plain HTTP).
+      return { kind: "tcp", host, port: port ?? 2375 };
     case "ssh:":
       if (url.password !== "") return fail("passwords are not supported, use an ssh key or agent");
       return {
@@ -312,7 +312,9 @@ function containerError(res: DockerResponse, containerId: string, what: string, 
 export async function checkApiVersion(dockerHost: string, options?: DockerRequestOptions): Promise<string> {
   const res = await dockerRequest(dockerHost, "GET", "/version", undefined, options);
   if (res.status !== 200) {
-    throw dockerApiError("API_ERROR", `GET /version on ${dockerHost} failed: ${res.status} ${engineMessage(res)}`, res.status);
+    // An engine behind TLS answers plain HTTP with 400 "Client sent an HTTP request to an HTTPS server".
+    const hint = /HTTPS server/i.test(res.body) ? " (the engine expects TLS, which PidsLimit does not speak; use ssh://)" : "";
+    throw dockerApiError("API_ERROR", `GET /version on ${dockerHost} failed: ${res.status} ${engineMessage(res)}${hint}`, res.status);
   }
   const version = parseJson(res, "GET /version")?.ApiVersion;
   if (typeof version !== "string" || !apiVersionAtLeast(version, MIN_API_VERSION)) {

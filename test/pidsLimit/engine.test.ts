@@ -1,5 +1,6 @@
 // The PidsLimit provider's functions against a real Docker engine: apply, read back, detect a hand edit,
 // re-apply, container gone, delete, and the kernel refusing forks past the cap.
+import * as http from "node:http";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -156,6 +157,65 @@ describe("unreachable engines (no engine needed)", () => {
       await expect(getPidsLimit(`tcp://127.0.0.1:${port}`, "x", { timeoutMs: 300 })).rejects.toThrow(/no answer within 300 ms/);
     } finally {
       silent.close();
+    }
+  });
+});
+
+describe("engines that answer wrongly (a fake engine on 127.0.0.1)", () => {
+  /** Serves `routes["METHOD /path"]` as JSON; anything else is a 404. Returns its tcp:// host. */
+  async function fakeEngine(routes: Record<string, [number, string]>): Promise<{ host: string; close(): void }> {
+    const server = http.createServer((req, res) => {
+      const [status, body] = routes[`${req.method} ${req.url}`] ?? [404, '{"message":"page not found"}'];
+      res.writeHead(status, { "Content-Type": "application/json" }).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { host: `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`, close: () => server.close() };
+  }
+
+  it("an engine older than API 1.40 is refused", async () => {
+    const engine = await fakeEngine({ "GET /version": [200, '{"ApiVersion":"1.39"}'] });
+    try {
+      await expect(applyPidsLimit(engine.host, "c", 10)).rejects.toMatchObject({ code: "API_TOO_OLD" });
+      await expect(checkApiVersion(engine.host)).rejects.toThrow(/speaks API 1\.39; setting PidsLimit needs 1\.40/);
+    } finally {
+      engine.close();
+    }
+  });
+
+  it("an engine behind TLS gets a hint instead of a bare 400", async () => {
+    const engine = await fakeEngine({ "GET /version": [400, "Client sent an HTTP request to an HTTPS server.\n"] });
+    try {
+      await expect(checkApiVersion(engine.host)).rejects.toThrow(/400 .*expects TLS.*use ssh:\/\//);
+    } finally {
+      engine.close();
+    }
+  });
+
+  it("an update that does not stick is an error, not a silent success", async () => {
+    const engine = await fakeEngine({
+      "GET /version": [200, '{"ApiVersion":"1.41"}'],
+      "POST /containers/c/update": [200, '{"Warnings":null}'],
+      "GET /containers/c/json": [200, '{"HostConfig":{"PidsLimit":null}}'],
+    });
+    try {
+      await expect(applyPidsLimit(engine.host, "c", 10)).rejects.toMatchObject({ code: "LIMIT_NOT_APPLIED" });
+    } finally {
+      engine.close();
+    }
+  });
+
+  it("other engine errors carry the engine's message and status", async () => {
+    const engine = await fakeEngine({
+      "POST /containers/c/update": [500, '{"message":"cannot set pids limit: cgroup not mounted"}'],
+    });
+    try {
+      await expect(setPidsLimit(engine.host, "c", 10)).rejects.toMatchObject({
+        code: "API_ERROR",
+        status: 500,
+        message: expect.stringContaining("cannot set pids limit: cgroup not mounted"),
+      });
+    } finally {
+      engine.close();
     }
   });
 });

@@ -15,7 +15,8 @@ import { checkPidsLimitInputs, diffPidsLimit } from "../../infra/pidsLimit/provi
 describe("parseDockerHost", () => {
   it.each([
     ["unix:///var/run/docker.sock", { kind: "unix", socketPath: "/var/run/docker.sock" }],
-    ["tcp://127.0.0.1:2375", { kind: "tcp", host: "127.0.0.1", port: 2375 }],
+    ["tcp://127.0.0.1:2376", { kind: "tcp", host: "127.0.0.1", port: 2376 }],
+    ["tcp://docker.internal", { kind: "tcp", host: "docker.internal", port: 2375 }], // Docker's default port
     ["tcp://[::1]:2375", { kind: "tcp", host: "::1", port: 2375 }],
     ["ssh://deploy@example.org", { kind: "ssh", host: "example.org", user: "deploy" }],
     ["ssh://deploy@example.org:2222", { kind: "ssh", host: "example.org", user: "deploy", port: 2222 }],
@@ -28,7 +29,7 @@ describe("parseDockerHost", () => {
   it.each([
     ["", /empty/],
     ["unix://var/run/docker.sock", /absolute/],
-    ["tcp://127.0.0.1", /needs a port/],
+    ["tcp://", /not a URL|no host name/],
     ["http://127.0.0.1:2375", /unsupported scheme "http:"/],
     ["ssh://u:secret@host", /passwords are not supported/],
     ["tcp://host:2375/v1.41", /path is not supported/],
