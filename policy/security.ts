@@ -86,7 +86,7 @@ export const containerCapabilitiesAllowList: ResourceValidationPolicy = {
     const beyond = adds.map(capabilityName).filter((cap) => !allowed.has(cap));
     if (beyond.length > 0) {
       const may = allowed.size ? `may add only ${[...allowed].join(", ")}` : "may add none";
-      report(`${describeContainer(props, args.name)} adds ${beyond.join(", ")}; a ${role ?? "unlabelled"} container ${may}.`);
+      report(`${describeContainer(props, args.name)} adds ${beyond.join(", ")}; ${role ? `role ${role}` : "an unlabelled container"} ${may}.`);
     }
   }),
 };

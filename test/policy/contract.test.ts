@@ -1,0 +1,54 @@
+/**
+ * The pack keeps its own copy of the names it keys on, so that it checks the program instead of
+ * sharing its code. These tests pin each copy to the program's and the SDKs' own value.
+ */
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import { describe, expect, it } from "vitest";
+import * as infra from "../../infra/containerSettings";
+import { ROLES as HOST_ROLES } from "../../infra/host/names";
+import * as pack from "../../policy/resources";
+import { policies } from "../../policy/policies";
+import { declareStack, ofType } from "../support/mocks";
+
+/** The type token a generated resource class carries (not in its public typings). */
+const tokenOf = (resourceClass: unknown) => (resourceClass as { __pulumiType: string }).__pulumiType;
+
+describe("the pack's names match the program's", () => {
+  it("labels", () => {
+    expect({ stack: pack.LABEL_STACK, role: pack.LABEL_ROLE }).toEqual({ stack: infra.LABEL_STACK, role: infra.LABEL_ROLE });
+  });
+
+  it("roles", () => {
+    expect([...pack.ROLES].sort()).toEqual([...HOST_ROLES].sort());
+  });
+
+  it("resource type tokens", () => {
+    expect([pack.CONTAINER, pack.REMOTE_IMAGE, pack.VOLUME, pack.REMOTE_COMMAND]).toEqual([
+      docker.Container,
+      docker.RemoteImage,
+      docker.Volume,
+      command.remote.Command,
+    ].map(tokenOf));
+  });
+
+  it("the PidsLimit type token", async () => {
+    expect(ofType((await declareStack("dev")).resources, pack.PIDS_LIMIT).length).toBeGreaterThan(0);
+  });
+});
+
+describe("the pack's policies", () => {
+  it("have unique names the server accepts", () => {
+    const names = policies.map((p) => p.name);
+    expect({ unique: new Set(names).size, valid: names.every((n) => /^[a-z0-9-]+$/.test(n) && n !== "all") }).toEqual({ unique: names.length, valid: true });
+  });
+
+  it("declare no enforcementLevel in their config schemas (the server refuses to start)", () => {
+    expect(policies.filter((p) => p.configSchema?.properties.enforcementLevel).map((p) => p.name)).toEqual([]);
+  });
+
+  it("give every knob a default in its schema", () => {
+    const missing = policies.flatMap((p) => Object.entries(p.configSchema?.properties ?? {}).filter(([, s]) => typeof s === "object" && s.default === undefined).map(([k]) => `${p.name}.${k}`));
+    expect(missing).toEqual([]);
+  });
+});

@@ -1,0 +1,76 @@
+/** Production images are pinned: by digest or an explicit version tag, never latest. */
+import { describe, expect, it } from "vitest";
+import { imagePin, prodImagesPinned } from "../../policy/images";
+import { UNKNOWN_STRING, validateResource } from "./support/harness";
+import { container, remoteImage } from "./support/fixtures";
+
+const DIGEST = `sha256:${"a".repeat(64)}`;
+
+describe("prod-images-pinned", () => {
+  it("passes a version tag in prod", async () => {
+    expect(await validateResource(prodImagesPinned, remoteImage("ghcr.io/metatool-ai/metamcp:2.4.22"))).toEqual({ violations: [] });
+  });
+
+  it("passes a digest in prod", async () => {
+    expect(await validateResource(prodImagesPinned, remoteImage(`ghcr.io/metatool-ai/metamcp@${DIGEST}`))).toEqual({ violations: [] });
+  });
+
+  it("fails latest in prod, naming the image and the stack", async () => {
+    const outcome = await validateResource(prodImagesPinned, remoteImage("ghcr.io/metatool-ai/metamcp:latest"));
+    expect(outcome.violations.map((v) => v.message)).toEqual([
+      "image metamcp-image: ghcr.io/metatool-ai/metamcp:latest uses the tag latest; pin it by digest or an explicit version tag in prod.",
+    ]);
+  });
+
+  it("fails an untagged image in prod", async () => {
+    const outcome = await validateResource(prodImagesPinned, remoteImage("registry.example:5000/metamcp"));
+    expect(outcome.violations.map((v) => v.message)).toEqual([expect.stringContaining("has no tag, which means latest")]);
+  });
+
+  it("fails a container that runs an image by a floating reference", async () => {
+    const outcome = await validateResource(prodImagesPinned, container({ stack: "prod", props: { image: "postgres:alpine" } }));
+    expect(outcome.violations.map((v) => v.message)).toEqual([expect.stringContaining("container app-container (metamcp-prod): postgres:alpine uses the tag alpine")]);
+  });
+
+  it("passes a container that runs its RemoteImage by id", async () => {
+    expect(await validateResource(prodImagesPinned, container({ stack: "prod", props: { image: DIGEST } }))).toEqual({ violations: [] });
+  });
+
+  it("skips a container image unknown during preview (its RemoteImage is checked)", async () => {
+    expect(await validateResource(prodImagesPinned, container({ stack: "prod", props: { image: UNKNOWN_STRING } }))).toEqual({ violations: [] });
+  });
+
+  it("does not apply to dev", async () => {
+    expect(await validateResource(prodImagesPinned, remoteImage("metamcp:latest", "dev"))).toEqual({ violations: [], notApplicable: "dev is not a production stack" });
+  });
+
+  it("applies to every stack with allStacks", async () => {
+    expect((await validateResource(prodImagesPinned, remoteImage("metamcp:latest", "dev"), { allStacks: true })).violations).toHaveLength(1);
+  });
+
+  it("applies to stacks named in productionStacks", async () => {
+    expect((await validateResource(prodImagesPinned, remoteImage("metamcp", "live"), { productionStacks: ["live"] })).violations).toHaveLength(1);
+  });
+
+  it("fails a version tag when requireDigest is set", async () => {
+    const outcome = await validateResource(prodImagesPinned, remoteImage("postgres:16.4-alpine"), { requireDigest: true });
+    expect(outcome.violations.map((v) => v.message)).toEqual([expect.stringContaining("is not pinned by digest (name@sha256:…) (tag 16.4-alpine)")]);
+  });
+});
+
+describe("imagePin", () => {
+  it.each([
+    ["postgres:16.4-alpine", "tag"],
+    ["postgres:16-alpine", "tag"],
+    ["ghcr.io/metatool-ai/metamcp:v2.4", "tag"],
+    ["localhost:5000/metamcp:2.4.22", "tag"],
+    [`metamcp:2.4.22@${DIGEST}`, "digest"],
+    [DIGEST, "id"],
+  ])("pins %s by %s", (reference, by) => {
+    expect(imagePin(reference)).toEqual({ pinned: true, by });
+  });
+
+  it.each(["postgres", "postgres:latest", "postgres:alpine", "postgres:stable", "localhost:5000/metamcp", "metamcp:"])("does not pin %s", (reference) => {
+    expect(imagePin(reference).pinned).toBe(false);
+  });
+});
