@@ -62,10 +62,18 @@ export function compareWithHost(plan: SlicePlan, shown: ShowOutput): DriftReport
     drifts.push(...compareUnit(spec, found.properties));
   }
   const cgroupVersion = shown.cgroupFs === "cgroup2fs" ? 2 : shown.cgroupFs === "tmpfs" ? 1 : undefined;
-  const notes =
-    cgroupVersion === 1
-      ? ["cgroup v1: MemoryMax, TasksMax and CPUQuota are enforced; MemorySwapMax is not (each container's memorySwap caps its swap)"]
-      : [];
+  const notes: string[] = [];
+  if (cgroupVersion === 1) {
+    notes.push("cgroup v1: MemoryMax, TasksMax and CPUQuota are enforced; MemorySwapMax is not (each container's memorySwap caps its swap)");
+  }
+  // Not drift (a stopped container leaves its slice empty too), but the one sign on the host that
+  // a running container was placed elsewhere, e.g. a cgroupDriver setting that does not match Docker's.
+  for (const spec of Object.values(plan.children)) {
+    const tasks = shown.units.find((u) => u.unit === spec!.unit)?.properties.TasksCurrent;
+    if (tasks !== undefined && !(Number(tasks) > 0)) {
+      notes.push(`${spec!.unit} holds no processes: if its container is running, it is not in the slice (compare host.slices.cgroupDriver with \`docker info\`)`);
+    }
+  }
   return { drifts, cgroupVersion, notes };
 }
 

@@ -87,7 +87,7 @@ export function deleteScript(unit: string): string {
 }
 
 /** Properties the drift check reads for each unit (reading needs no root). */
-export const SHOWN_PROPERTIES = [...ENFORCED_PROPERTIES, "ActiveState", "FragmentPath", "NeedDaemonReload", "DropInPaths"] as const;
+export const SHOWN_PROPERTIES = [...ENFORCED_PROPERTIES, "ActiveState", "FragmentPath", "NeedDaemonReload", "DropInPaths", "TasksCurrent"] as const;
 
 /**
  * Prints, for each unit, a `@unit=<name>` line and its properties, then the cgroup

@@ -16,6 +16,7 @@ function hostOutput(edit: (unit: string, props: Record<string, string>) => void 
       FragmentPath: `/etc/systemd/system/${spec.unit}`,
       NeedDaemonReload: "no",
       DropInPaths: "",
+      TasksCurrent: "3",
     };
     edit(spec.unit, props);
     lines.push(`@unit=${spec.unit}`, ...Object.entries(props).map(([k, v]) => `${k}=${v}`));
@@ -66,6 +67,13 @@ describe("host drift", () => {
     expect(compareWithHost(plan, parseShowOutput(text)).drifts).toEqual([
       { unit: "metamcp-app.slice", property: "(unit)", wanted: "present", found: "not reported by the host" },
     ]);
+  });
+
+  it("notes a child slice that holds no processes, without calling it drift", () => {
+    const report = compareWithHost(plan, parseShowOutput(hostOutput((unit, p) => unit === "metamcp-app.slice" && (p.TasksCurrent = "0"))));
+    expect(report.drifts).toEqual([]);
+    expect(report.notes).toEqual([expect.stringMatching(/^metamcp-app.slice holds no processes: .*cgroupDriver/)]);
+    expect(formatDriftReport("h", report)).toMatch(/match the stack\nnote: metamcp-app.slice holds no processes/);
   });
 
   it("says what cgroup v1 does not enforce", () => {

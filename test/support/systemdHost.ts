@@ -81,9 +81,7 @@ async function imageLabelValue(): Promise<string | undefined> {
 
 /** debootstrap into a folder next to the cache, add the test users, tar it up, drop the folder. */
 async function buildRootfsTar(): Promise<void> {
-  if (!existsSync("/usr/sbin/debootstrap")) {
-    throw new Error("building the systemd test host needs debootstrap: apt-get install -y debootstrap");
-  }
+  await ensureDebootstrap();
   mkdirSync(CACHE_DIR, { recursive: true });
   const root = mkdtempSync(join(CACHE_DIR, "rootfs-"));
   try {
@@ -102,6 +100,23 @@ async function buildRootfsTar(): Promise<void> {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * debootstrap, installed from Debian's packages when missing: a fresh CI machine has to build
+ * the image, and building needs root (debootstrap, chroot) anyway.
+ */
+async function ensureDebootstrap(): Promise<void> {
+  if (existsSync("/usr/sbin/debootstrap")) return;
+  const hint = "building the systemd test host needs debootstrap: apt-get install -y debootstrap";
+  if (process.getuid?.() !== 0 || !existsSync("/usr/bin/apt-get")) throw new Error(hint);
+  const install = () => runResult("apt-get", ["install", "-y", "--no-install-recommends", "debootstrap"], 300_000);
+  let result = await install();
+  if (result.code !== 0) {
+    await runResult("apt-get", ["update"], 300_000);
+    result = await install();
+  }
+  if (result.code !== 0) throw new Error(`${hint} (apt-get failed: ${result.stderr.trim().slice(-500)})`);
 }
 
 /** Starts a fresh host: own key pair, own port, labelled for removeTestContainers(). */
