@@ -45,8 +45,11 @@ async function main(): Promise<void> {
   const loop = () => {
     const started = performance.now();
     monitor.tick();
-    // From the start of this scan, so slow scans do not stretch the interval; never two at once.
-    timer = setTimeout(loop, Math.max(0, settings.intervalMs - (performance.now() - started)));
+    // Timed from the start of this scan, so slow scans do not stretch the interval; never two at
+    // once. libuv's timers run on a cached millisecond clock and can fire up to 1 ms early; the
+    // extra millisecond keeps a scan from landing just short of a grace period.
+    const remaining = settings.intervalMs - (performance.now() - started);
+    timer = setTimeout(loop, Math.max(0, Math.ceil(remaining) + 1));
   };
   loop();
 

@@ -29,6 +29,7 @@ export class Monitor {
   private memory = new Map<number, GroupMemory>();
   private readonly reaping = new Map<number, Promise<void>>();
   private reportedZombies = new Set<string>();
+  private readonly dryRunReported = new Set<string>();
   private mainServerUp: boolean | undefined;
   private lastScanAtMs: number | undefined;
   private readonly metricsState;
@@ -55,7 +56,7 @@ export class Monitor {
       });
       this.memory = memory;
       this.reportChanges(snapshot);
-      for (const decision of decisions) this.startReap(decision);
+      for (const decision of this.settings.dryRun ? this.firstDryRuns(decisions, snapshot) : decisions) this.startReap(decision);
       this.metricsState.scans++;
       this.metricsState.last = scanFigures(snapshot, table.unreadable, emergency, (this.deps.now() - started) / 1000);
       this.lastScanAtMs = started;
@@ -104,6 +105,23 @@ export class Monitor {
       })
       .finally(() => this.reaping.delete(group.sid));
     this.reaping.set(group.sid, done);
+  }
+
+  /**
+   * In dry-run nothing changes, so the same groups would be decided on every scan. Each group and
+   * reason is logged once while the group lasts, keeping a long dry run's log readable.
+   */
+  private firstDryRuns(decisions: Decision[], snapshot: Snapshot): Decision[] {
+    const present = new Set(snapshot.groups.map((g) => `${g.sid}:${g.startTime}`));
+    for (const key of this.dryRunReported) {
+      if (!present.has(key.slice(0, key.lastIndexOf(":")))) this.dryRunReported.delete(key);
+    }
+    return decisions.filter((d) => {
+      const key = `${d.group.sid}:${d.group.startTime}:${d.reason}`;
+      if (this.dryRunReported.has(key)) return false;
+      this.dryRunReported.add(key);
+      return true;
+    });
   }
 
   /** Audit lines for what changed since the last scan: new zombies, the main server appearing or vanishing. */

@@ -112,6 +112,8 @@ describe("Monitor on a fixture /proc", () => {
     const m = monitor({ MONITOR_DRY_RUN: "true", MONITOR_ORPHAN_GRACE: "0s" });
     m.tick();
     await m.idle();
+    m.tick(); // decides the same again: logged once per group and reason
+    await m.idle();
     expect(signals).toEqual([]);
     expect(audit().filter((r) => r.event === "reap")).toMatchObject([{ sid: 200, reason: "orphaned", outcome: "dry-run", signal: null, dryRun: true }]);
   });
