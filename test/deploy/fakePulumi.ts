@@ -2,6 +2,10 @@
  * A fake `pulumi` CLI for testing scripts that drive it: it records every call (argv and,
  * for `config set`, what arrived on stdin) and keeps just enough state (stacks, config keys)
  * in a folder to answer `stack select` and `config get` as the real one would.
+ *
+ * `preview` exits with FAKE_PULUMI_PREVIEW_EXIT (default 0) after printing
+ * FAKE_PULUMI_PREVIEW_OUTPUT to stdout and FAKE_PULUMI_PREVIEW_ERROR to stderr, so scripts can be
+ * shown a clean preview, a drift (7, or 255 with the older CLIs' message) or a failure.
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +28,11 @@ fs.appendFileSync(path.join(state, "calls.jsonl"), JSON.stringify({ argv, stdin,
 const has = (name) => fs.existsSync(path.join(state, name));
 const put = (name, text) => fs.writeFileSync(path.join(state, name), text);
 const keyOf = () => argv.filter((a) => !a.startsWith("--"))[2];
+if (argv[0] === "preview") {
+  process.stdout.write(process.env.FAKE_PULUMI_PREVIEW_OUTPUT || "");
+  process.stderr.write(process.env.FAKE_PULUMI_PREVIEW_ERROR || "");
+  process.exit(Number(process.env.FAKE_PULUMI_PREVIEW_EXIT || 0));
+}
 switch (argv[0] + " " + (argv[1] || "")) {
   case "whoami ": process.exit(Number(process.env.FAKE_PULUMI_WHOAMI_EXIT || 1));
   case "stack select": process.exit(has("stack-" + argv[2]) ? 0 : 255);
