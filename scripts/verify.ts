@@ -1,5 +1,5 @@
 /**
- * npm run verify -- <stack> [--host <docker host>] [--config-file <file>] [--json]
+ * npm run verify -- <stack> [--host <docker host>] [--identity <ssh key>] [--config-file <file>] [--json]
  *
  * Compares what the stack's containers have in force on its Docker host with the stack file,
  * independent of Pulumi state. See docs/verify.md.
@@ -11,11 +11,12 @@ import { ConfigError } from "../infra/config";
 import { isDockerApiError } from "../infra/pidsLimit/dockerApi";
 import { formatJson, formatTable, StackFileError, verifyStack } from "../infra/verify";
 
-const USAGE = `usage: npm run verify -- <stack> [--host <docker host>] [--config-file <Pulumi.<stack>.yaml>] [--json]
+const USAGE = `usage: npm run verify -- <stack> [--host <docker host>] [--identity <ssh key file>] [--config-file <Pulumi.<stack>.yaml>] [--json]
 
   <stack>          the stack to check, e.g. dev or prod (reads Pulumi.<stack>.yaml)
   --host URL       the Docker engine to ask instead of the stack's dockerHost:
                    unix:///var/run/docker.sock, tcp://host:2375 or ssh://user@host
+  --identity FILE  the private key ssh:// uses (else ssh's own config and agent)
   --config-file F  read the settings from F instead of Pulumi.<stack>.yaml (alias: --stack-file)
   --json           print the report as JSON
 Exit codes: 0 all in force, 1 differences or missing containers, 2 could not check.`;
@@ -24,6 +25,8 @@ export interface CliOptions {
   stack: string;
   dockerHost?: string;
   configFile?: string;
+  /** Private key for ssh:// hosts; without it ssh uses ~/.ssh/config and the agent, as `docker -H ssh://` does. */
+  identity?: string;
   json: boolean;
 }
 
@@ -43,6 +46,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | "help" {
     else if (arg === "--json") options.json = true;
     else if (arg === "--host") options.dockerHost = value();
     else if (arg === "--config-file" || arg === "--stack-file") options.configFile = value();
+    else if (arg === "--identity") options.identity = value();
     else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}`);
     else if (options.stack === undefined) options.stack = arg;
     else throw new UsageError(`one stack at a time (got ${options.stack} and ${arg})`);
@@ -68,7 +72,8 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    const report = await verifyStack({ ...options, projectDir: resolve(__dirname, "..") });
+    const request = options.identity ? { sshArgs: ["-i", options.identity, "-o", "IdentitiesOnly=yes"] } : {};
+    const report = await verifyStack({ ...options, projectDir: resolve(__dirname, ".."), request });
     process.stdout.write(options.json ? formatJson(report) : formatTable(report));
     return report.ok ? 0 : 1;
   } catch (error) {

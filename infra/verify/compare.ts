@@ -103,7 +103,9 @@ function bytes(value: number): string {
 
 /** NanoCpus as a CPU count: 1500000000 is "1.5 CPUs". */
 function cpus(nano: number): string {
-  return nano === 0 ? "unlimited (0)" : `${nano / 1e9} CPUs`;
+  if (nano === 0) return "unlimited (0)";
+  const count = nano / 1e9;
+  return `${count} ${count === 1 ? "CPU" : "CPUs"}`;
 }
 
 function pids(limit: number): string {

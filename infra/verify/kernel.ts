@@ -58,7 +58,7 @@ export interface KernelReadOptions {
 /** Reads the container's pids.max; says why not instead of throwing, because remote runs cannot. */
 export function readKernelPidsMax(inspect: ContainerInspect, options: KernelReadOptions): KernelReading {
   const unreadable = (reason: string): KernelReading => ({ readable: false, reason });
-  if (!options.onDockerHost) return unreadable("not readable: verify runs away from the Docker host");
+  if (!options.onDockerHost) return unreadable("not readable: remote engine");
   const pid = inspect.State?.Pid;
   if (!inspect.State?.Running || !pid) return unreadable("not readable: the container is not running");
   let procCgroup: string;

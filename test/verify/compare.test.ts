@@ -64,7 +64,7 @@ describe("compare: a container as the stack wants it", () => {
       ["Label metamcp-guard.role", "ok"],
     ]);
     expect(rows.find((r) => r.setting === "Memory")).toMatchObject({ wanted: "1g", inForce: "1g" });
-    expect(rows.find((r) => r.setting === "NanoCpus")).toMatchObject({ wanted: "1 CPUs", inForce: "1 CPUs" });
+    expect(rows.find((r) => r.setting === "NanoCpus")).toMatchObject({ wanted: "1 CPU", inForce: "1 CPU" });
   });
 
   it("the Postgres fixture passes: its health check need only be present", () => {

@@ -298,7 +298,7 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
         expect(problems(report)).toEqual([[NAMES.app, "NanoCpus", "2 CPUs", "mismatch"]]);
         const table = await cli(STACK, "--config-file", stackFile);
         expect(table.code).toBe(1);
-        expect(table.stdout).toMatch(new RegExp(`^${NAMES.app}\\s+NanoCpus\\s+1 CPUs\\s+2 CPUs\\s+MISMATCH$`, "m"));
+        expect(table.stdout).toMatch(new RegExp(`^${NAMES.app}\\s+NanoCpus\\s+1 CPU\\s+2 CPUs\\s+MISMATCH$`, "m"));
       } finally {
         await docker("update", "--cpus", "1", ids.app!);
       }

@@ -87,7 +87,7 @@ describe("readKernelPidsMax against a fake /proc and /sys/fs/cgroup", () => {
   it("away from the Docker host it does not try", () => {
     expect(readKernelPidsMax(running, { onDockerHost: false })).toEqual({
       readable: false,
-      reason: "not readable: verify runs away from the Docker host",
+      reason: "not readable: remote engine",
     });
   });
 
