@@ -1,0 +1,241 @@
+/**
+ * The users' workflow (.github/workflows/pulumi.yml), parsed: the triggers, jobs, inputs and
+ * secrets docs/policy-and-ci.md promises are there, and every file, script and stack it names
+ * exists, so the workflow cannot rot silently while nothing runs it here.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { REPO_ROOT } from "../support/stackFiles";
+
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  if?: string;
+  needs?: string | string[];
+  environment?: string | { name: string };
+  strategy?: { "fail-fast"?: boolean; matrix?: Record<string, unknown> };
+  permissions?: Record<string, string>;
+  steps: Step[];
+}
+interface Workflow {
+  on: Record<string, any>;
+  env: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+const WORKFLOW_FILE = join(REPO_ROOT, ".github", "workflows", "pulumi.yml");
+const SSH_ACTION_DIR = join(REPO_ROOT, ".github", "actions", "docker-host-ssh");
+const workflow = parse(readFileSync(WORKFLOW_FILE, "utf8")) as Workflow;
+const packageScripts = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
+
+function job(name: string): Job {
+  const found = workflow.jobs[name];
+  if (!found) throw new Error(`no job ${name}; have ${Object.keys(workflow.jobs).join(", ")}`);
+  return found;
+}
+
+/** Index of the first step matching, or -1. */
+function stepIndex(j: Job, match: (s: Step) => boolean): number {
+  return j.steps.findIndex(match);
+}
+const isPulumiAction = (s: Step) => /^pulumi\/actions@v\d+$/.test(s.uses ?? "");
+const runs = (command: string) => (s: Step) => (s.run ?? "").split("\n").some((line) => line.trim() === command);
+const isSshSetup = (s: Step) => s.uses === "./.github/actions/docker-host-ssh";
+
+function pulumiStep(j: Job): Step {
+  const steps = j.steps.filter((s) => isPulumiAction(s) && s.with?.command);
+  expect(steps).toHaveLength(1);
+  return steps[0];
+}
+
+/** The steps a job needs before it can run pulumi: dependencies installed, then SSH to the hosts. */
+function expectReadyBefore(j: Job, pulumiAt: number) {
+  const npmCi = stepIndex(j, runs("npm ci"));
+  const ssh = stepIndex(j, isSshSetup);
+  expect({ npmCi: npmCi >= 0 && npmCi < pulumiAt, ssh: ssh >= 0 && ssh < pulumiAt }).toEqual({ npmCi: true, ssh: true });
+}
+
+describe("triggers", () => {
+  it("runs on pull requests, pushes to main, a schedule and by hand", () => {
+    expect({
+      pullRequest: "pull_request" in workflow.on,
+      pushBranches: workflow.on.push?.branches,
+      cron: workflow.on.schedule?.[0]?.cron,
+      manual: "workflow_dispatch" in workflow.on,
+    }).toEqual({ pullRequest: true, pushBranches: ["main"], cron: expect.stringMatching(/^\S+ \S+ \S+ \S+ \S+$/), manual: true });
+  });
+});
+
+describe("on pull requests", () => {
+  it("test: npm ci, then npm test, on pull requests and pushes", () => {
+    const test = job("test");
+    expect(test.if).toContain("pull_request");
+    expect(test.if).toContain("push");
+    const ci = stepIndex(test, runs("npm ci"));
+    expect({ ci: ci >= 0, testAfterCi: stepIndex(test, runs("npm test")) > ci }).toEqual({ ci: true, testAfterCi: true });
+  });
+
+  it("preview: per stack, after the tests, pulumi preview --diff with the policy pack", () => {
+    const preview = job("preview");
+    expect({ if: preview.if, needs: [preview.needs].flat(), stacks: preview.strategy?.matrix?.stack }).toEqual({
+      if: "github.event_name == 'pull_request'",
+      needs: ["test"],
+      stacks: ["dev", "prod"],
+    });
+    const step = pulumiStep(preview);
+    expect(step.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", diff: true, policyPacks: "policy" });
+    expectReadyBefore(preview, preview.steps.indexOf(step));
+  });
+
+  it("preview may comment on the pull request", () => {
+    expect(job("preview").permissions?.["pull-requests"]).toBe("write");
+  });
+});
+
+describe("on a schedule", () => {
+  it("drift: per stack, independently, runs npm run drift -- <stack> with the CLI installed first", () => {
+    const drift = job("drift");
+    expect({ if: drift.if, stacks: drift.strategy?.matrix?.stack, failFast: drift.strategy?.["fail-fast"] }).toEqual({
+      if: expect.stringContaining("github.event_name == 'schedule'"),
+      stacks: ["dev", "prod"],
+      failFast: false,
+    });
+    const check = stepIndex(drift, runs('npm run drift -- "$STACK"'));
+    const install = stepIndex(drift, (s) => isPulumiAction(s) && !s.with?.command);
+    expect({ check: check >= 0, installedBefore: install >= 0 && install < check, stack: drift.steps[check]?.env?.STACK }).toEqual({
+      check: true,
+      installedBefore: true,
+      stack: "${{ matrix.stack }}",
+    });
+    expectReadyBefore(drift, check);
+  });
+
+  it("the drift step's script is what npm run drift runs: the refresh preview that expects no changes", () => {
+    const script = readFileSync(join(REPO_ROOT, packageScripts.drift.split(" ")[1]), "utf8");
+    expect(script).toContain('pulumi preview --refresh --expect-no-changes --diff --stack "$stack" "${policy[@]}"');
+  });
+});
+
+describe("on main", () => {
+  it("deploy-dev: pulumi up for dev with the policy pack, after the tests, on pushes to main", () => {
+    const dev = job("deploy-dev");
+    expect({ if: dev.if, needs: [dev.needs].flat() }).toEqual({ if: "github.event_name == 'push' && github.ref == 'refs/heads/main'", needs: ["test"] });
+    const step = pulumiStep(dev);
+    expect(step.with).toMatchObject({ command: "up", "stack-name": "dev", policyPacks: "policy" });
+    expectReadyBefore(dev, dev.steps.indexOf(step));
+  });
+
+  it("deploy-prod: pulumi up for prod after dev, behind the production environment's approval", () => {
+    const prod = job("deploy-prod");
+    const environment = typeof prod.environment === "string" ? prod.environment : prod.environment?.name;
+    expect({ needs: [prod.needs].flat(), environment }).toEqual({ needs: ["deploy-dev"], environment: "production" });
+    const step = pulumiStep(prod);
+    expect(step.with).toMatchObject({ command: "up", "stack-name": "prod", policyPacks: "policy" });
+    expectReadyBefore(prod, prod.steps.indexOf(step));
+  });
+
+  it("never runs two deploys of one stack at once", () => {
+    expect([job("deploy-dev"), job("deploy-prod")].map((j) => (j as { concurrency?: { "cancel-in-progress"?: boolean } }).concurrency?.["cancel-in-progress"])).toEqual([
+      false,
+      false,
+    ]);
+  });
+});
+
+describe("secrets", () => {
+  it("come from the CI secret store: backend, passphrase and the Docker host's SSH key", () => {
+    expect(workflow.env).toEqual({
+      PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}",
+      PULUMI_BACKEND_URL: "${{ secrets.PULUMI_BACKEND_URL }}",
+      PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+    });
+    for (const [name, j] of Object.entries(workflow.jobs).filter(([n]) => n !== "test")) {
+      expect({ name, with: j.steps.find(isSshSetup)?.with }).toEqual({
+        name,
+        with: { "private-key": "${{ secrets.DOCKER_HOST_SSH_KEY }}", "known-hosts": "${{ secrets.DOCKER_HOST_KNOWN_HOSTS }}" },
+      });
+    }
+  });
+
+  it("are never written into the workflow", () => {
+    const text = readFileSync(WORKFLOW_FILE, "utf8");
+    expect(text).not.toMatch(/PRIVATE KEY|pul-[0-9a-f]{20,}/);
+  });
+});
+
+describe("what the workflow names exists", () => {
+  it("the policy pack, the scripts, the local action and a stack file per matrix stack", () => {
+    const stacks = new Set(Object.values(workflow.jobs).flatMap((j) => (j.strategy?.matrix?.stack as string[] | undefined) ?? []));
+    const paths = [
+      "policy/PulumiPolicy.yaml",
+      "policy/package.json",
+      "scripts/start-docker.sh",
+      ".github/actions/docker-host-ssh/action.yml",
+      ...[...stacks].map((s) => `Pulumi.${s}.yaml`),
+    ];
+    expect(paths.filter((p) => !existsSync(join(REPO_ROOT, p)))).toEqual([]);
+    expect({ test: packageScripts.test !== undefined, drift: packageScripts.drift !== undefined }).toEqual({ test: true, drift: true });
+  });
+});
+
+describe("the docker-host-ssh action", () => {
+  const action = parse(readFileSync(join(SSH_ACTION_DIR, "action.yml"), "utf8")) as {
+    inputs: Record<string, unknown>;
+    runs: { using: string; steps: { run: string }[] };
+  };
+
+  function runAction(env: Record<string, string>) {
+    const home = mkdtempSync(join(tmpdir(), "ssh-action-"));
+    const githubEnv = join(home, "github-env");
+    writeFileSync(githubEnv, "");
+    const result = spawnSync("bash", ["-c", action.runs.steps[0].run], { env: { PATH: process.env.PATH, HOME: home, GITHUB_ENV: githubEnv, ...env }, encoding: "utf8" });
+    const exported = Object.fromEntries(
+      readFileSync(githubEnv, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => line.split("=", 2) as [string, string]),
+    );
+    return { result, home, exported };
+  }
+
+  it("is a composite action with the two inputs the workflow passes", () => {
+    expect({ using: action.runs.using, inputs: Object.keys(action.inputs).sort() }).toEqual({ using: "composite", inputs: ["known-hosts", "private-key"] });
+  });
+
+  it("loads the key into an agent later steps find, and pins the host key", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ssh-key-"));
+    spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "id")]);
+    const knownHosts = `metamcp.example.internal ${readFileSync(join(dir, "id.pub"), "utf8").trim()}`;
+    const { result, home, exported } = runAction({ PRIVATE_KEY: readFileSync(join(dir, "id"), "utf8"), KNOWN_HOSTS: knownHosts });
+    try {
+      const listed = spawnSync("ssh-add", ["-l"], { env: { PATH: process.env.PATH, SSH_AUTH_SOCK: exported.SSH_AUTH_SOCK }, encoding: "utf8" });
+      expect({ status: result.status, keys: listed.stdout.split("\n").filter(Boolean).length, knownHosts: readFileSync(join(home, ".ssh", "known_hosts"), "utf8") }).toEqual({
+        status: 0,
+        keys: 1,
+        knownHosts: `${knownHosts}\n`,
+      });
+    } finally {
+      // The agent this test started, by its pid.
+      if (exported.SSH_AGENT_PID) process.kill(Number(exported.SSH_AGENT_PID));
+    }
+  });
+
+  it("refuses a key without the host's known_hosts line", () => {
+    const { result, exported } = runAction({ PRIVATE_KEY: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----", KNOWN_HOSTS: "" });
+    expect({ status: result.status, stdout: result.stdout, exported }).toEqual({ status: 1, stdout: expect.stringContaining("DOCKER_HOST_KNOWN_HOSTS is not"), exported: {} });
+  });
+
+  it("does nothing without a key (a dev stack on a local socket)", () => {
+    const { result, exported } = runAction({ PRIVATE_KEY: "", KNOWN_HOSTS: "" });
+    expect({ status: result.status, exported }).toEqual({ status: 0, exported: {} });
+  });
+});
