@@ -46,8 +46,9 @@ export function applyScript(spec: SliceSpec, stack: string): string {
     "  fi",
     "}",
     ...ENFORCED_PROPERTIES.map((property) => `check ${property} ${q(want[property])}`),
+    ...kernelChecks(spec),
     'if [ "$bad" -ne 0 ]; then',
-    '  echo "metamcp-guard: $unit was written to $dir but systemd does not hold its limits (see above); check for drop-ins: systemctl cat $unit" >&2',
+    '  echo "metamcp-guard: $unit was written to $dir but its limits are not in force (see above); check for drop-ins: systemctl cat $unit" >&2',
     "  exit 1",
     "fi",
     // cgroup v1 (legacy/hybrid): systemd maps MemoryMax, TasksMax and CPUQuota onto the v1
@@ -58,6 +59,38 @@ export function applyScript(spec: SliceSpec, stack: string): string {
     `echo ${q(`metamcp-guard: ${spec.unit} in force: ${ENFORCED_PROPERTIES.map((p) => `${p}=${want[p]}`).join(" ")}`)}`,
     "",
   ].join("\n");
+}
+
+/**
+ * The kernel's own files for the slice's cgroup, compared too: `systemctl show` reports what
+ * systemd was told, the files what binds. They differ where systemd cannot map a setting onto
+ * the hierarchy (older systemd put MemoryMax only on cgroup v2; no systemd maps MemorySwapMax onto
+ * v1, so swap is not checked there). A file that cannot be read (an unusual cgroup mount) is
+ * reported and skipped rather than failing the deploy; a value that differs fails it.
+ */
+function kernelChecks(spec: SliceSpec): string[] {
+  const quota = spec.cpuQuotaPercent * 1000; // µs per systemd's default 100 ms period
+  return [
+    'cg=$(systemctl show -p ControlGroup --value "$unit")',
+    "kcheck() {",
+    '  if [ ! -r "$1" ]; then echo "metamcp-guard: note: cannot read $1; kernel value not checked" >&2; return 0; fi',
+    '  got=$(cat "$1")',
+    '  if [ "$got" != "$2" ]; then',
+    '    echo "metamcp-guard: $unit: kernel $1 is \'$got\', wanted \'$2\'" >&2',
+    "    bad=1",
+    "  fi",
+    "}",
+    'if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then',
+    `  kcheck "/sys/fs/cgroup$cg/memory.max" ${q(spec.memoryMax)}`,
+    `  kcheck "/sys/fs/cgroup$cg/memory.swap.max" ${q(spec.memorySwapMax)}`,
+    `  kcheck "/sys/fs/cgroup$cg/pids.max" ${q(spec.tasksMax)}`,
+    `  kcheck "/sys/fs/cgroup$cg/cpu.max" ${q(`${quota} 100000`)}`,
+    "else",
+    `  kcheck "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes" ${q(spec.memoryMax)}`,
+    `  kcheck "/sys/fs/cgroup/pids$cg/pids.max" ${q(spec.tasksMax)}`,
+    `  kcheck "/sys/fs/cgroup/cpu$cg/cpu.cfs_quota_us" ${q(quota)}`,
+    "fi",
+  ];
 }
 
 /**

@@ -115,6 +115,27 @@ describeWithDocker("host slices on a real systemd host over SSH", () => {
     expect((await shown(host, "mcg-app.slice")).ControlGroup).toMatch(/\/mcg\.slice\/mcg-app\.slice$/);
   });
 
+  it("create fails, saying which value, when a drop-in or the kernel holds other limits", async () => {
+    const app = byUnit(first, "mcg-app.slice");
+    await mustRun(host, "mkdir -p /etc/systemd/system/mcg-app.slice.d && printf '[Slice]\\nTasksMax=77\\n' > /etc/systemd/system/mcg-app.slice.d/override.conf");
+    const overridden = await host.ssh(app.inputs.create);
+    await mustRun(host, "rm -r /etc/systemd/system/mcg-app.slice.d && systemctl daemon-reload");
+    expect(overridden.code).toBe(1);
+    expect(overridden.stderr).toMatch(/mcg-app.slice: TasksMax in force is '77', wanted '9'/);
+    expect(overridden.stderr).toMatch(/limits are not in force .* systemctl cat mcg-app.slice/);
+
+    // A limit changed behind systemd's back, in the kernel file (as `docker update` does to a
+    // container): re-applying puts it back, because daemon-reload re-applies every unit's cgroup
+    // settings (the mechanism behind moby/moby#41233, here working for us).
+    await mustRun(host, app.inputs.create);
+    const pidsFile = cgroupVersion === 2 ? "/sys/fs/cgroup$cg/pids.max" : "/sys/fs/cgroup/pids$cg/pids.max";
+    await mustRun(host, `cg=$(systemctl show -p ControlGroup --value mcg-app.slice); echo 500 > ${pidsFile}`);
+    expect((await kernelLimits(host, "mcg-app.slice")).pids).toBe("500");
+    await mustRun(host, app.inputs.create);
+    expect((await kernelLimits(host, "mcg-app.slice")).pids).toBe("9");
+    await mustRun(host, "systemctl daemon-reload");
+  });
+
   it("the kernel holds the limits (cgroup v1 too, except swap)", async () => {
     const kernel = await kernelLimits(host, "mcg-app.slice");
     expect(kernel.pids).toBe("9");

@@ -1,4 +1,7 @@
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { planSlices, type SliceSpec } from "../../infra/host/plan";
 import { applyScript, deleteScript, showScript } from "../../infra/host/scripts";
@@ -95,7 +98,32 @@ describe("scripts", () => {
     for (const [property, value] of Object.entries(expectedShow(app))) {
       expect(apply).toContain(`check ${property} ${shellQuote(value)}`);
     }
-    expect(apply).toMatch(/systemd does not hold its limits[\s\S]*exit 1/);
+    expect(apply).toMatch(/its limits are not in force[\s\S]*exit 1/);
+  });
+
+  it("compare the kernel's own files too, for cgroup v2 and v1", () => {
+    expect(apply).toContain(`kcheck "/sys/fs/cgroup$cg/memory.max" '${4506 * 1024 * 1024}'`);
+    expect(apply).toContain(`kcheck "/sys/fs/cgroup$cg/memory.swap.max" '0'`);
+    expect(apply).toContain(`kcheck "/sys/fs/cgroup$cg/pids.max" '110'`);
+    expect(apply).toContain(`kcheck "/sys/fs/cgroup$cg/cpu.max" '220000 100000'`);
+    expect(apply).toContain(`kcheck "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes" '${4506 * 1024 * 1024}'`);
+    expect(apply).toContain(`kcheck "/sys/fs/cgroup/pids$cg/pids.max" '110'`);
+    expect(apply).toContain(`kcheck "/sys/fs/cgroup/cpu$cg/cpu.cfs_quota_us" '220000'`);
+    // The check itself, run against files standing in for the kernel's.
+    const kcheck = apply.slice(apply.indexOf("kcheck() {"), apply.indexOf("\n}\n", apply.indexOf("kcheck() {")) + 2);
+    const dir = mkdtempSync(join(tmpdir(), "kcheck-"));
+    try {
+      writeFileSync(join(dir, "pids.max"), "500\n");
+      const run = (file: string) => execFileSync("sh", ["-c", `unit=u.slice; bad=0; ${kcheck}\nkcheck "$1" 9 2>&1; echo "bad=$bad"`, "sh", file], { encoding: "utf8" });
+      expect(run(join(dir, "pids.max"))).toBe(`metamcp-guard: u.slice: kernel ${join(dir, "pids.max")} is '500', wanted '9'\nbad=1\n`);
+      writeFileSync(join(dir, "pids.max"), "9\n");
+      expect(run(join(dir, "pids.max"))).toBe("bad=0\n");
+      expect(run(join(dir, "missing"))).toMatch(/note: cannot read .*missing; kernel value not checked\nbad=0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The verdict comes after every check.
+    expect(apply.lastIndexOf("kcheck ")).toBeLessThan(apply.indexOf('if [ "$bad" -ne 0 ]'));
   });
 
   it("carry values from data only as quoted words", () => {
