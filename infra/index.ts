@@ -11,4 +11,5 @@ const stack = buildStack(config, secrets);
 export const url = stack.url;
 export const containers = stack.containers;
 export const dataVolume = stack.dataVolume;
+export const monitorMetricsUrl = stack.monitorMetricsUrl;
 export const limits = stack.limits;

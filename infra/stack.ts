@@ -8,12 +8,14 @@ import * as pulumi from "@pulumi/pulumi";
 import type { SecretOutputs, StackConfig } from "./config";
 import { describeLimits, guardLabels } from "./containerSettings";
 import { MetaMcp } from "./components/metamcp";
+import { ProcessMonitor } from "./components/monitor";
 import { Postgres, POSTGRES_HOST, POSTGRES_PORT } from "./components/postgres";
 
 export interface StackOutputs {
   url: pulumi.Output<string>;
   containers: Record<string, pulumi.Output<string>>;
   dataVolume?: pulumi.Output<string>;
+  monitorMetricsUrl?: pulumi.Output<string>;
   limits: Record<string, ReturnType<typeof describeLimits>>;
 }
 
@@ -72,10 +74,24 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
   });
   containers.metamcp = metamcp.containerName;
 
+  let metricsUrl: pulumi.Output<string> | undefined;
+  if (config.monitor.enabled) {
+    const monitor = new ProcessMonitor("monitor", {
+      config,
+      provider,
+      targetContainerId: metamcp.containerId,
+      network: frontend.name,
+    });
+    containers.monitor = monitor.containerName;
+    limits.monitor = describeLimits(config.monitor.limits);
+    metricsUrl = monitor.metricsUrl;
+  }
+
   return {
     url: metamcp.url,
     containers,
     dataVolume: database?.volumeName,
+    monitorMetricsUrl: metricsUrl,
     limits,
   };
 }

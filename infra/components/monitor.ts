@@ -1,0 +1,79 @@
+/**
+ * The process-monitor sidecar: a container in MetaMCP's PID namespace that reaps leaked MCP
+ * process trees. Least privilege: no Docker socket, every capability dropped but KILL, a
+ * read-only root filesystem, and its own small limits.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config";
+import { containerName, guardedContainerArgs } from "../containerSettings";
+import { contextHash, MONITOR_CONTEXT } from "../monitor/buildContext";
+import { monitorEnvironment } from "../monitor/env";
+import { PidsLimit } from "../pidsLimit";
+
+export interface ProcessMonitorArgs {
+  config: StackConfig;
+  provider: docker.Provider;
+  /** MetaMCP's container id: the monitor joins its PID namespace. */
+  targetContainerId: pulumi.Output<string>;
+  /** The network its /metrics port is published from. */
+  network: pulumi.Input<string>;
+}
+
+export class ProcessMonitor extends pulumi.ComponentResource {
+  readonly containerId: pulumi.Output<string>;
+  readonly containerName: pulumi.Output<string>;
+  /** Where Prometheus scrapes the monitor, on the Docker host's loopback. */
+  readonly metricsUrl: pulumi.Output<string>;
+  readonly container: docker.Container;
+  readonly pidsLimit: PidsLimit;
+
+  constructor(name: string, args: ProcessMonitorArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("metamcp-guard:index:ProcessMonitor", name, {}, opts);
+    const { config, provider } = args;
+    const monitor = config.monitor;
+    const childOpts = { parent: this, provider };
+
+    const image = monitor.image
+      ? new docker.RemoteImage(`${name}-image`, { name: monitor.image, keepLocally: true }, childOpts).imageId
+      : new docker.Image(
+          `${name}-image`,
+          {
+            imageName: `${config.namePrefix}-monitor:${contextHash(MONITOR_CONTEXT)}`,
+            build: { context: MONITOR_CONTEXT, dockerfile: `${MONITOR_CONTEXT}/Dockerfile` },
+            skipPush: true,
+          },
+          childOpts,
+        ).imageName;
+
+    const env = monitorEnvironment(monitor, { limits: config.app.limits });
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        name: containerName(config, "monitor"),
+        image,
+        ...guardedContainerArgs(config, "monitor", monitor),
+        // The id, not the name: a name reads back as container:<id> and would replace the monitor
+        // on every run. A new MetaMCP container means a new id, so the monitor follows it.
+        pidMode: pulumi.interpolate`container:${args.targetContainerId}`,
+        capabilities: { drops: ["ALL"], adds: ["KILL"] },
+        readOnly: true,
+        envs: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+        networksAdvanced: [{ name: args.network }],
+        ports: [{ internal: monitor.metrics.port, external: monitor.metrics.port, ip: "127.0.0.1" }],
+      },
+      { ...childOpts, deleteBeforeReplace: true },
+    );
+
+    this.pidsLimit = new PidsLimit(
+      `${name}-pids`,
+      { dockerHost: config.dockerHost, containerId: this.container.id, limit: monitor.limits.pids },
+      { parent: this },
+    );
+
+    this.containerId = this.container.id;
+    this.containerName = this.container.name;
+    this.metricsUrl = pulumi.output(`http://127.0.0.1:${monitor.metrics.port}/metrics`);
+    this.registerOutputs({ containerId: this.containerId, containerName: this.containerName, metricsUrl: this.metricsUrl });
+  }
+}
