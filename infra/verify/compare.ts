@@ -55,7 +55,7 @@ export function compareContainer(wanted: WantedContainer, found: FoundContainer 
   const host = inspect.HostConfig ?? {};
   const labels = inspect.Config?.Labels ?? {};
   const log = host.LogConfig ?? {};
-  const rows: CheckRow[] = [
+  return [
     row("Container", wanted.name, containerNameOf(inspect)),
     ...(found.alsoLabelled.length > 0
       ? [row("Containers with these labels", "1", `${1 + found.alsoLabelled.length} (also ${found.alsoLabelled.join(", ")})`)]
@@ -76,7 +76,6 @@ export function compareContainer(wanted: WantedContainer, found: FoundContainer 
     ...(wanted.cgroupParent !== undefined ? [row("CgroupParent", wanted.cgroupParent, host.CgroupParent || "(none)")] : []),
     ...Object.entries(wanted.labels).map(([label, value]) => row(`Label ${label}`, value, labels[label] ?? "(absent)")),
   ];
-  return rows;
 }
 
 type RowMaker = (setting: string, want: string, inForce: string, same?: boolean) => CheckRow;

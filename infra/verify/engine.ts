@@ -2,8 +2,7 @@
  * The I/O of verify against the Docker engine: find the stack's containers by label and inspect
  * them, over the same transport as the PidsLimit resource (unix socket, tcp or ssh dial-stdio).
  */
-import type { Role } from "../containerSettings";
-import { LABEL_ROLE, LABEL_STACK } from "../containerSettings";
+import { LABEL_ROLE, LABEL_STACK, type Role } from "../containerSettings";
 import { dockerApiError, dockerRequest, type DockerHost, type DockerRequestOptions } from "../pidsLimit/dockerApi";
 import type { FoundContainer } from "./compare";
 import type { ContainerInspect } from "./inspect";
