@@ -5,7 +5,7 @@
  */
 import { slicesOf, type SlicePlan, type SliceSpec } from "./plan";
 import { parseTimespan } from "./timespan";
-import { expectedShow, UNIT_DIR, type EnforcedProperty, ENFORCED_PROPERTIES } from "./unitFile";
+import { expectedKernel, expectedShow, UNIT_DIR, type EnforcedProperty, ENFORCED_PROPERTIES } from "./unitFile";
 
 export interface ShownUnit {
   unit: string;
@@ -59,9 +59,9 @@ export function compareWithHost(plan: SlicePlan, shown: ShowOutput): DriftReport
       drifts.push({ unit: spec.unit, property: "(unit)", wanted: "present", found: "not reported by the host" });
       continue;
     }
-    drifts.push(...compareUnit(spec, found.properties));
+    drifts.push(...compareUnit(spec, found.properties, cgroupVersionOf(shown)));
   }
-  const cgroupVersion = shown.cgroupFs === "cgroup2fs" ? 2 : shown.cgroupFs === "tmpfs" ? 1 : undefined;
+  const cgroupVersion = cgroupVersionOf(shown);
   const notes: string[] = [];
   if (cgroupVersion === 1) {
     notes.push("cgroup v1: MemoryMax, TasksMax and CPUQuota are enforced; MemorySwapMax is not (each container's memorySwap caps its swap)");
@@ -77,7 +77,11 @@ export function compareWithHost(plan: SlicePlan, shown: ShowOutput): DriftReport
   return { drifts, cgroupVersion, notes };
 }
 
-function compareUnit(spec: SliceSpec, props: Record<string, string>): Drift[] {
+function cgroupVersionOf(shown: ShowOutput): 1 | 2 | undefined {
+  return shown.cgroupFs === "cgroup2fs" ? 2 : shown.cgroupFs === "tmpfs" ? 1 : undefined;
+}
+
+function compareUnit(spec: SliceSpec, props: Record<string, string>, cgroupVersion: 1 | 2 | undefined): Drift[] {
   const drifts: Drift[] = [];
   const add = (property: string, wanted: string, found: string | undefined) =>
     drifts.push({ unit: spec.unit, property, wanted, found: found ?? "(not shown)" });
@@ -89,6 +93,14 @@ function compareUnit(spec: SliceSpec, props: Record<string, string>): Drift[] {
   const want = expectedShow(spec);
   for (const property of ENFORCED_PROPERTIES) {
     if (!sameValue(property, want[property], props[property])) add(property, want[property], props[property]);
+  }
+  // What binds: a value changed in the cgroup's files behind systemd's back shows only here.
+  // Files the host did not let us read are not reported (they were not printed).
+  if (cgroupVersion !== undefined) {
+    for (const [name, wanted] of Object.entries(expectedKernel(spec, cgroupVersion))) {
+      const found = props[`Kernel.${name}`];
+      if (found !== undefined && wanted !== undefined && found.trim() !== wanted) add(`kernel ${name}`, wanted, found);
+    }
   }
   return drifts;
 }

@@ -5,7 +5,7 @@
  */
 import type { SliceSpec } from "./plan";
 import { shellQuote as q } from "./shell";
-import { ENFORCED_PROPERTIES, expectedShow, UNIT_DIR, unitText } from "./unitFile";
+import { ENFORCED_PROPERTIES, expectedKernel, expectedShow, UNIT_DIR, unitText } from "./unitFile";
 
 /** Refuse early, with a reason, on a host systemd does not run. */
 const NEEDS_SYSTEMD = [
@@ -69,7 +69,8 @@ export function applyScript(spec: SliceSpec, stack: string): string {
  * reported and skipped rather than failing the deploy; a value that differs fails it.
  */
 function kernelChecks(spec: SliceSpec): string[] {
-  const quota = spec.cpuQuotaPercent * 1000; // µs per systemd's default 100 ms period
+  const v2 = expectedKernel(spec, 2);
+  const v1 = expectedKernel(spec, 1);
   return [
     'cg=$(systemctl show -p ControlGroup --value "$unit")',
     "kcheck() {",
@@ -81,14 +82,14 @@ function kernelChecks(spec: SliceSpec): string[] {
     "  fi",
     "}",
     'if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then',
-    `  kcheck "/sys/fs/cgroup$cg/memory.max" ${q(spec.memoryMax)}`,
-    `  kcheck "/sys/fs/cgroup$cg/memory.swap.max" ${q(spec.memorySwapMax)}`,
-    `  kcheck "/sys/fs/cgroup$cg/pids.max" ${q(spec.tasksMax)}`,
-    `  kcheck "/sys/fs/cgroup$cg/cpu.max" ${q(`${quota} 100000`)}`,
+    `  kcheck "/sys/fs/cgroup$cg/memory.max" ${q(v2.memory)}`,
+    `  kcheck "/sys/fs/cgroup$cg/memory.swap.max" ${q(v2.swap!)}`,
+    `  kcheck "/sys/fs/cgroup$cg/pids.max" ${q(v2.pids)}`,
+    `  kcheck "/sys/fs/cgroup$cg/cpu.max" ${q(v2.cpu)}`,
     "else",
-    `  kcheck "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes" ${q(spec.memoryMax)}`,
-    `  kcheck "/sys/fs/cgroup/pids$cg/pids.max" ${q(spec.tasksMax)}`,
-    `  kcheck "/sys/fs/cgroup/cpu$cg/cpu.cfs_quota_us" ${q(quota)}`,
+    `  kcheck "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes" ${q(v1.memory)}`,
+    `  kcheck "/sys/fs/cgroup/pids$cg/pids.max" ${q(v1.pids)}`,
+    `  kcheck "/sys/fs/cgroup/cpu$cg/cpu.cfs_quota_us" ${q(v1.cpu)}`,
     "fi",
   ];
 }
@@ -129,9 +130,21 @@ export const SHOWN_PROPERTIES = [...ENFORCED_PROPERTIES, "ActiveState", "Fragmen
 export function showScript(units: string[]): string {
   return [
     "set -eu",
+    'v2=no; [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ] && v2=yes',
+    // Kernel values as Kernel.<name>=<value>; a file that cannot be read prints nothing.
+    'kernel() { if [ -r "$2" ]; then echo "Kernel.$1=$(cat "$2")"; fi; }',
     `for unit in ${units.map(q).join(" ")}; do`,
     '  echo "@unit=$unit"',
     `  systemctl show -p ${SHOWN_PROPERTIES.join(",")} "$unit"`,
+    '  cg=$(systemctl show -p ControlGroup --value "$unit")',
+    '  if [ -z "$cg" ]; then continue; fi',
+    '  if [ "$v2" = yes ]; then',
+    '    kernel memory "/sys/fs/cgroup$cg/memory.max"; kernel swap "/sys/fs/cgroup$cg/memory.swap.max"',
+    '    kernel pids "/sys/fs/cgroup$cg/pids.max"; kernel cpu "/sys/fs/cgroup$cg/cpu.max"',
+    "  else",
+    '    kernel memory "/sys/fs/cgroup/memory$cg/memory.limit_in_bytes"; kernel pids "/sys/fs/cgroup/pids$cg/pids.max"',
+    '    kernel cpu "/sys/fs/cgroup/cpu$cg/cpu.cfs_quota_us"',
+    "  fi",
     "done",
     'echo "@cgroupfs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null || echo unknown)"',
     "",

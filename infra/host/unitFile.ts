@@ -40,6 +40,18 @@ export function expectedShow(spec: SliceSpec): Record<EnforcedProperty, string> 
   };
 }
 
+/**
+ * What the kernel's files for the slice's cgroup hold once systemd applied the unit: v2's
+ * memory.max, memory.swap.max, pids.max, cpu.max; v1's memory.limit_in_bytes, pids.max,
+ * cpu.cfs_quota_us (v1 has no swap value systemd sets). CPU is per systemd's default 100 ms period.
+ */
+export function expectedKernel(spec: SliceSpec, cgroupVersion: 1 | 2): { memory: string; pids: string; cpu: string; swap?: string } {
+  const quota = spec.cpuQuotaPercent * 1000;
+  return cgroupVersion === 2
+    ? { memory: String(spec.memoryMax), swap: String(spec.memorySwapMax), pids: String(spec.tasksMax), cpu: `${quota} 100000` }
+    : { memory: String(spec.memoryMax), pids: String(spec.tasksMax), cpu: String(quota) };
+}
+
 /** systemd expands `%` specifiers and joins lines ending in `\`; neither may come from data. */
 function unitValue(text: string): string {
   return oneLine(text).replace(/%/g, "%%").replace(/\\$/, "\\\\");

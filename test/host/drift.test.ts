@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compareWithHost, formatDriftReport, parseShowOutput } from "../../infra/host/drift";
 import { planSlices, slicesOf } from "../../infra/host/plan";
-import { expectedShow } from "../../infra/host/unitFile";
+import { expectedKernel, expectedShow } from "../../infra/host/unitFile";
 import { sliceSettings } from "./fixtures";
 
 const plan = planSlices(sliceSettings({ dbExternal: true, monitor: false }));
@@ -18,6 +18,8 @@ function hostOutput(edit: (unit: string, props: Record<string, string>) => void 
       DropInPaths: "",
       TasksCurrent: "3",
     };
+    const kernel = expectedKernel(spec, cgroupFs === "cgroup2fs" ? 2 : 1);
+    for (const [name, value] of Object.entries(kernel)) props[`Kernel.${name}`] = value!;
     edit(spec.unit, props);
     lines.push(`@unit=${spec.unit}`, ...Object.entries(props).map(([k, v]) => `${k}=${v}`));
   }
@@ -67,6 +69,20 @@ describe("host drift", () => {
     expect(compareWithHost(plan, parseShowOutput(text)).drifts).toEqual([
       { unit: "metamcp-app.slice", property: "(unit)", wanted: "present", found: "not reported by the host" },
     ]);
+  });
+
+  it("reports a kernel value changed behind systemd's back, on v2 and on v1", () => {
+    for (const fs of ["cgroup2fs", "tmpfs"]) {
+      const shown = parseShowOutput(hostOutput((unit, p) => unit === "metamcp-app.slice" && (p["Kernel.pids"] = "500"), fs));
+      expect(compareWithHost(plan, shown).drifts, fs).toEqual([{ unit: "metamcp-app.slice", property: "kernel pids", wanted: "110", found: "500" }]);
+    }
+    const swapOn = parseShowOutput(hostOutput((unit, p) => unit === "metamcp.slice" && (p["Kernel.swap"] = "max")));
+    expect(compareWithHost(plan, swapOn).drifts.map((d) => d.property)).toEqual(["kernel swap"]);
+  });
+
+  it("skips kernel files the host did not let it read", () => {
+    const shown = parseShowOutput(hostOutput((_unit, p) => { for (const key of Object.keys(p)) if (key.startsWith("Kernel.")) delete p[key]; }));
+    expect(compareWithHost(plan, shown).drifts).toEqual([]);
   });
 
   it("notes a child slice that holds no processes, without calling it drift", () => {

@@ -188,12 +188,24 @@ describeWithDocker("host slices on a real systemd host over SSH", () => {
 
     await mustRun(host, "sed -i 's/^TasksMax=.*/TasksMax=5000/' /etc/systemd/system/mcg-app.slice && systemctl daemon-reload");
     const edited = await checkHostDrift(settings, host.privateKey);
-    expect(edited.drifts).toEqual([{ unit: "mcg-app.slice", property: "TasksMax", wanted: "22", found: "5000" }]);
+    expect(edited.drifts).toEqual([
+      { unit: "mcg-app.slice", property: "TasksMax", wanted: "22", found: "5000" },
+      { unit: "mcg-app.slice", property: "kernel pids", wanted: "22", found: "5000" },
+    ]);
     expect(edited.cgroupVersion).toBe(cgroupVersion);
 
     await mustRun(host, "sed -i 's/^MemoryMax=.*/MemoryMax=infinity/' /etc/systemd/system/mcg-db.slice");
     const pending = await checkHostDrift(settings, host.privateKey);
-    expect(pending.drifts.map((d) => `${d.unit} ${d.property}`)).toEqual(["mcg-app.slice TasksMax", "mcg-db.slice NeedDaemonReload"]);
+    expect(pending.drifts.map((d) => `${d.unit} ${d.property}`)).toEqual([
+      "mcg-app.slice TasksMax",
+      "mcg-app.slice kernel pids",
+      "mcg-db.slice NeedDaemonReload",
+    ]);
+
+    // A kernel value changed behind systemd's back is drift too.
+    await mustRun(host, `cg=$(systemctl show -p ControlGroup --value mcg-db.slice); echo 77 > ${cgroupVersion === 2 ? "/sys/fs/cgroup$cg/pids.max" : "/sys/fs/cgroup/pids$cg/pids.max"}`);
+    const kernel = await checkHostDrift(settings, host.privateKey);
+    expect(kernel.drifts).toContainEqual({ unit: "mcg-db.slice", property: "kernel pids", wanted: "11", found: "77" });
 
     // Re-applying (what `pulumi up --replace` runs) puts the stack's values back.
     const again = (await declareHostSlices(settings, host.privateKey)).commands;
