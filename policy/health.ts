@@ -12,11 +12,16 @@ import { type ContainerProps, describeContainer, known, roleOf, UNKNOWN } from "
 export function processHygieneGaps(props: ContainerProps): string[] | typeof UNKNOWN {
   const init = known(() => props.init);
   const tests = known(() => props.healthcheck?.tests);
+  const pidMode = known(() => props.pidMode);
   if (init === UNKNOWN || tests === UNKNOWN) return UNKNOWN;
   const gaps: string[] = [];
-  if (init !== true) gaps.push("init: true (tini as PID 1 reaps orphaned processes)");
-  // ["NONE"] is Docker's way of switching off a health check the image defines.
-  if (!Array.isArray(tests) || tests.length === 0 || tests[0] === "NONE") gaps.push("a health check (healthcheck.tests)");
+  // A container that joins another's PID namespace (the monitor, in MetaMCP's) is not PID 1
+  // there: the other container's init reaps its orphans, and its own init would reap nothing.
+  const sharesPidNamespace = pidMode === UNKNOWN || (typeof pidMode === "string" && pidMode.startsWith("container:"));
+  if (init !== true && !sharesPidNamespace) gaps.push("init: true (tini as PID 1 reaps orphaned processes)");
+  // ["NONE"] is Docker's way of switching off a health check the image defines. A HEALTHCHECK
+  // in the image itself is invisible to policies, so the stack must declare one to be judged.
+  if (!Array.isArray(tests) || tests.length === 0 || tests[0] === "NONE") gaps.push("a health check in its settings (healthcheck.tests)");
   return gaps;
 }
 

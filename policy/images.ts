@@ -5,7 +5,7 @@
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { IMAGE_DEFAULTS, IMAGE_SCHEMA, isProduction, settingsOf } from "./config";
-import { CONTAINER, type ContainerProps, describeContainer, known, REMOTE_IMAGE, stackOfUrn, UNKNOWN } from "./resources";
+import { BUILT_IMAGE, CONTAINER, type ContainerProps, describeContainer, known, REMOTE_IMAGE, stackOfUrn, UNKNOWN } from "./resources";
 
 export type ImagePin =
   | { pinned: true; by: "digest" | "tag" | "id" }
@@ -14,9 +14,14 @@ export type ImagePin =
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
 /** A tag that starts with a version number: 2.4.22, 16.4-alpine, v1.2, 20240501. */
 const VERSION_TAG = /^v?\d+([._-][A-Za-z0-9]+)*$/;
+/**
+ * A tag that names content: a commit or a build-context hash (the monitor image the stack builds
+ * is tagged with its context's hash), which changes whenever what is in the image changes.
+ */
+const CONTENT_TAG = /^[0-9a-f]{7,64}$/;
 
 /**
- * How an image reference is pinned. The tag is what follows the last colon of the last path
+ * How an image reference is pinned: by digest, by a version tag, or by a tag that names content. The tag is what follows the last colon of the last path
  * segment: in `registry:5000/app` the colon belongs to the registry's port.
  */
 export function imagePin(reference: string, requireDigest = false): ImagePin {
@@ -30,28 +35,36 @@ export function imagePin(reference: string, requireDigest = false): ImagePin {
   if (requireDigest) return { pinned: false, reason: `is not pinned by digest (name@sha256:…)${tag ? ` (tag ${tag})` : ""}` };
   if (tag === undefined || tag === "") return { pinned: false, reason: "has no tag, which means latest" };
   if (tag === "latest") return { pinned: false, reason: "uses the tag latest" };
-  if (!VERSION_TAG.test(tag)) return { pinned: false, reason: `uses the tag ${tag}, which is not a version` };
+  if (!VERSION_TAG.test(tag) && !CONTENT_TAG.test(tag)) return { pinned: false, reason: `uses the tag ${tag}, which is not a version` };
   return { pinned: true, by: "tag" };
 }
 
+/** Where each judged resource type keeps its image reference, and how messages name it. */
+const IMAGE_REFERENCES: Record<string, { read: (props: Record<string, any>) => unknown; describe: (props: Record<string, any>, name: string) => string }> = {
+  [REMOTE_IMAGE]: { read: (props) => props.name, describe: (_, name) => `image ${name}` },
+  [BUILT_IMAGE]: { read: (props) => props.imageName, describe: (_, name) => `built image ${name}` },
+  [CONTAINER]: { read: (props) => props.image, describe: (props, name) => `container ${describeContainer(props as ContainerProps, name)}` },
+};
+
 export const prodImagesPinned: ResourceValidationPolicy = {
   name: "prod-images-pinned",
-  description: "In production, every image (RemoteImage name, container image) is pinned by digest or an explicit version tag, never latest.",
+  description:
+    "In production, every image (RemoteImage name, built Image name, container image) is pinned by digest or an explicit version tag, never latest.",
   enforcementLevel: "mandatory",
   configSchema: IMAGE_SCHEMA,
   validateResource: (args, report) => {
     const settings = settingsOf(args, IMAGE_DEFAULTS);
-    if (args.type !== REMOTE_IMAGE && args.type !== CONTAINER) args.notApplicable("applies to images and containers only");
+    const image = IMAGE_REFERENCES[args.type];
+    if (!image) args.notApplicable("applies to images and containers only");
     const stack = stackOfUrn(args.urn);
     if (!isProduction(stack, settings)) args.notApplicable(`${stack} is not a production stack`);
-    const reference = known(() => (args.type === REMOTE_IMAGE ? args.props.name : (args.props as ContainerProps).image));
-    // A container's image is unknown during preview until its RemoteImage is pulled; the
-    // RemoteImage's own name is known and checked.
+    // A container's image is unknown during preview until its image resource exists; that
+    // resource's own reference is known and checked.
+    const reference = known(() => image.read(args.props));
     if (reference === UNKNOWN || typeof reference !== "string") return;
     const pin = imagePin(reference, settings.requireDigest);
     if (!pin.pinned) {
-      const what = args.type === REMOTE_IMAGE ? `image ${args.name}` : `container ${describeContainer(args.props as ContainerProps, args.name)}`;
-      report(`${what}: ${reference} ${pin.reason}; pin it by digest or an explicit version tag in ${stack}.`);
+      report(`${image.describe(args.props, args.name)}: ${reference} ${pin.reason}; pin it by digest or an explicit version tag in ${stack}.`);
     }
   },
 };

@@ -10,6 +10,8 @@ import { UnknownValueError } from "@pulumi/policy";
 
 export const CONTAINER = "docker:index/container:Container";
 export const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
+/** An image built on the Docker host (the monitor's, from monitor/). */
+export const BUILT_IMAGE = "docker:index/image:Image";
 export const VOLUME = "docker:index/volume:Volume";
 /** Our dynamic resource (infra/pidsLimit): `pulumi-nodejs:dynamic/<module>:<type>`. */
 export const PIDS_LIMIT = "pulumi-nodejs:dynamic/metamcp-guard:PidsLimit";

@@ -24,9 +24,10 @@ describe("the pack's names match the program's", () => {
   });
 
   it("resource type tokens", () => {
-    expect([pack.CONTAINER, pack.REMOTE_IMAGE, pack.VOLUME, pack.REMOTE_COMMAND]).toEqual([
+    expect([pack.CONTAINER, pack.REMOTE_IMAGE, pack.BUILT_IMAGE, pack.VOLUME, pack.REMOTE_COMMAND]).toEqual([
       docker.Container,
       docker.RemoteImage,
+      docker.Image,
       docker.Volume,
       command.remote.Command,
     ].map(tokenOf));

@@ -43,6 +43,11 @@ describe("container-init-and-healthcheck (advisory)", () => {
     expect(outcome.violations).toHaveLength(2);
   });
 
+  it("does not ask for init in a container that joins another's PID namespace (that one's init reaps)", async () => {
+    const outcome = await validateResource(containerInitAndHealthcheck, container({ role: "monitor", props: { init: undefined, pidMode: "container:0123abcd" } }));
+    expect(outcome).toEqual({ violations: [] });
+  });
+
   it("leaves MetaMCP to the mandatory policy", async () => {
     expect((await validateResource(containerInitAndHealthcheck, container({ props: { init: false } }))).notApplicable).toBe("not for app containers");
   });

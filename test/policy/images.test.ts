@@ -1,7 +1,8 @@
 /** Production images are pinned: by digest or an explicit version tag, never latest. */
 import { describe, expect, it } from "vitest";
 import { imagePin, prodImagesPinned } from "../../policy/images";
-import { UNKNOWN_STRING, validateResource } from "./support/harness";
+import { BUILT_IMAGE } from "../../policy/resources";
+import { resource, UNKNOWN_STRING, validateResource } from "./support/harness";
 import { container, remoteImage } from "./support/fixtures";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
@@ -40,6 +41,23 @@ describe("prod-images-pinned", () => {
     expect(await validateResource(prodImagesPinned, container({ stack: "prod", props: { image: UNKNOWN_STRING } }))).toEqual({ violations: [] });
   });
 
+  it("fails an image built on the host under a floating tag", async () => {
+    const built = resource({ type: BUILT_IMAGE, name: "monitor-image", stack: "prod", props: { imageName: "metamcp-prod-monitor:latest", skipPush: true } });
+    expect((await validateResource(prodImagesPinned, built)).violations.map((v) => v.message)).toEqual([
+      expect.stringContaining("built image monitor-image: metamcp-prod-monitor:latest uses the tag latest"),
+    ]);
+  });
+
+  it("passes an image built on the host under its build context's hash", async () => {
+    const built = resource({ type: BUILT_IMAGE, name: "monitor-image", stack: "prod", props: { imageName: "metamcp-prod-monitor:59cd5f897e3a" } });
+    expect(await validateResource(prodImagesPinned, built)).toEqual({ violations: [] });
+  });
+
+  it("is not applicable to other resources", async () => {
+    const network = resource({ type: "docker:index/network:Network", name: "backend", stack: "prod", props: { name: "latest" } });
+    expect((await validateResource(prodImagesPinned, network)).notApplicable).toBe("applies to images and containers only");
+  });
+
   it("does not apply to dev", async () => {
     expect(await validateResource(prodImagesPinned, remoteImage("metamcp:latest", "dev"))).toEqual({ violations: [], notApplicable: "dev is not a production stack" });
   });
@@ -66,11 +84,12 @@ describe("imagePin", () => {
     ["localhost:5000/metamcp:2.4.22", "tag"],
     [`metamcp:2.4.22@${DIGEST}`, "digest"],
     [DIGEST, "id"],
+    ["metamcp-prod-monitor:59cd5f897e3a", "tag"],
   ])("pins %s by %s", (reference, by) => {
     expect(imagePin(reference)).toEqual({ pinned: true, by });
   });
 
-  it.each(["postgres", "postgres:latest", "postgres:alpine", "postgres:stable", "localhost:5000/metamcp", "metamcp:"])("does not pin %s", (reference) => {
+  it.each(["postgres", "postgres:latest", "postgres:alpine", "postgres:stable", "postgres:cafe", "localhost:5000/metamcp", "metamcp:"])("does not pin %s", (reference) => {
     expect(imagePin(reference).pinned).toBe(false);
   });
 });
