@@ -5,8 +5,7 @@
  * For the other containers the same advice holds, but they do not leak, so it is advisory.
  */
 import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { forContainers } from "./limits";
-import { type ContainerProps, describeContainer, known, roleOf, UNKNOWN } from "./resources";
+import { type ContainerProps, describeContainer, forContainers, known, roleOf, UNKNOWN } from "./resources";
 
 /** What is missing from a container's init and health check, as message fragments. */
 export function processHygieneGaps(props: ContainerProps): string[] | typeof UNKNOWN {

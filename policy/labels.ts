@@ -5,8 +5,7 @@
  * past both.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { forContainers } from "./limits";
-import { describeContainer, known, LABEL_ROLE, LABEL_STACK, labelsOf, ROLES, stackOfUrn, UNKNOWN } from "./resources";
+import { describeContainer, forContainers, known, LABEL_ROLE, LABEL_STACK, labelsOf, ROLES, stackOfUrn, UNKNOWN } from "./resources";
 
 export const containerLabels: ResourceValidationPolicy = {
   name: "container-labels",

@@ -3,8 +3,7 @@
  * PID cap. These are what stood between MetaMCP's leak and the host (14 GB, 7,396 PIDs), so
  * they are all mandatory.
  */
-import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import type { PolicyResource } from "@pulumi/policy";
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
   CPU_DEFAULTS,
   CPU_SCHEMA,
@@ -23,21 +22,12 @@ import {
   type ContainerProps,
   dependenciesThrough,
   describeContainer,
+  forContainers,
   known,
   parseCpus,
   PIDS_LIMIT,
   UNKNOWN,
 } from "./resources";
-
-/** Runs `check` on containers only, and tells the engine the policy does not apply to anything else. */
-export function forContainers(
-  check: (props: ContainerProps, args: ResourceValidationArgs, report: ReportViolation) => void,
-): (args: ResourceValidationArgs, report: ReportViolation) => void {
-  return (args, report) => {
-    if (args.type !== CONTAINER) args.notApplicable("applies to docker containers only");
-    check(args.props as ContainerProps, args, report);
-  };
-}
 
 export const containerMemoryLimit: ResourceValidationPolicy = {
   name: "container-memory-limit",
@@ -139,7 +129,7 @@ export const containerRestartPolicy: ResourceValidationPolicy = {
     const restart = known(() => props.restart);
     if (restart === UNKNOWN) return;
     // @pulumi/docker's default is "no": an OOM kill would leave MetaMCP down.
-    if (!allowed.includes(String(restart).replace(/:\d+$/, ""))) {
+    if (typeof restart !== "string" || !allowed.includes(restart)) {
       report(`${describeContainer(props, args.name)} has restart ${JSON.stringify(restart ?? "no")}; allowed: ${allowed.join(", ")}.`);
     }
   }),

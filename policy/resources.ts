@@ -6,7 +6,7 @@
  * it must not share the program's mistakes. test/policy/contract.test.ts pins the constants
  * below to infra's, so the two cannot drift apart silently.
  */
-import { UnknownValueError } from "@pulumi/policy";
+import { type ReportViolation, type ResourceValidationArgs, UnknownValueError } from "@pulumi/policy";
 
 export const CONTAINER = "docker:index/container:Container";
 export const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
@@ -105,4 +105,14 @@ export function dependenciesThrough<R extends { urn: string; dependencies: R[]; 
   // The engine sends per-property dependencies; a hand-written `dependsOn` only shows up in
   // `dependencies`, which is the best evidence left when the property has none.
   return of.propertyDependencies[property]?.length ? of.propertyDependencies[property] : of.dependencies;
+}
+
+/** Runs `check` on containers only, and tells the engine the policy does not apply to anything else. */
+export function forContainers(
+  check: (props: ContainerProps, args: ResourceValidationArgs, report: ReportViolation) => void,
+): (args: ResourceValidationArgs, report: ReportViolation) => void {
+  return (args, report) => {
+    if (args.type !== CONTAINER) args.notApplicable("applies to docker containers only");
+    check(args.props as ContainerProps, args, report);
+  };
 }

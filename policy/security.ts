@@ -7,8 +7,7 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { posix } from "node:path";
 import { CAPABILITY_DEFAULTS, CAPABILITY_SCHEMA, SOCKET_DEFAULTS, SOCKET_SCHEMA, settingsOf } from "./config";
-import { forContainers } from "./limits";
-import { type ContainerProps, describeContainer, known, roleOf, UNKNOWN } from "./resources";
+import { type ContainerProps, describeContainer, forContainers, known, roleOf, UNKNOWN } from "./resources";
 
 export const containerNotPrivileged: ResourceValidationPolicy = {
   name: "container-not-privileged",
