@@ -42,7 +42,7 @@ const BAD_CONFIGS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ["a port out of range", { "metamcp-guard:app": { port: 70000 } }, "metamcp-guard:app.port", /70000 is not a whole number from 1 to 65535/],
   ["a restart policy that never restarts", { "metamcp-guard:app": { restart: "no" } }, "metamcp-guard:app.restart", /allowed: always, unless-stopped, on-failure/],
   ["an unknown database mode", { "metamcp-guard:database": { mode: "sqlite" } }, "metamcp-guard:database.mode", /allowed: internal, external/],
-  ["a bad Docker host", { "metamcp-guard:dockerHost": "docker.example.com" }, "metamcp-guard:dockerHost", /unix:\/\/\/var\/run\/docker.sock, tcp:\/\/host:2376 or ssh:\/\/user@host/],
+  ["a bad Docker host", { "metamcp-guard:dockerHost": "docker.example.com" }, "metamcp-guard:dockerHost", /unix:\/\/\/var\/run\/docker.sock, ssh:\/\/user@host or tcp:\/\/host:2375/],
   ["a managed variable in app.env", { "metamcp-guard:app": { env: { DATABASE_URL: "postgresql://x" } } }, "metamcp-guard:app.env.DATABASE_URL", /set by the stack/],
   ["an image with spaces", { "metamcp-guard:app": { image: "metamcp latest" } }, "metamcp-guard:app.image", /repository:tag or repository@sha256/],
   ["a bad health-check interval", { "metamcp-guard:app": { healthcheck: { interval: "thirty" } } }, "metamcp-guard:app.healthcheck.interval", /not a duration/],

@@ -18,7 +18,7 @@ export const settingsSchema = strictObject({
   dockerHost: z
     .string()
     .regex(/^(unix:\/\/\/\S+|tcp:\/\/[^\s/]+|ssh:\/\/[^\s/]+)$/, {
-      message: "is not a Docker host; write unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
+      message: "is not a Docker host; write unix:///var/run/docker.sock, ssh://user@host or tcp://host:2375 (plain TCP; TLS is not supported, use ssh://)",
     })
     .default("unix:///var/run/docker.sock"),
   /** Prefix of every container, volume and network name; defaults to metamcp-<stack>. */
