@@ -73,9 +73,21 @@ export function stackOfUrn(urn: string): string {
   return match[1];
 }
 
-/** A container's labels as a map (the provider takes and returns them as a list of pairs). */
+/**
+ * A container's labels as a map (the provider takes and returns them as a list of pairs). A label
+ * whose value is not known yet is left out, so one computed label cannot stop every policy that
+ * looks at the role.
+ */
 export function labelsOf(props: ContainerProps): Map<string, string> {
-  return new Map((props.labels ?? []).map(({ label, value }) => [label, value]));
+  const labels = known(() => props.labels ?? []);
+  const map = new Map<string, string>();
+  if (labels === UNKNOWN) return map;
+  for (const entry of labels) {
+    const label = known(() => entry.label);
+    const value = known(() => entry.value);
+    if (typeof label === "string" && typeof value === "string") map.set(label, value);
+  }
+  return map;
 }
 
 /** The container's role label, or undefined for a container this program did not label. */
