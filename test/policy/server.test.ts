@@ -120,4 +120,22 @@ describe("the pack served by Pulumi's runner", () => {
       expect.stringContaining("bare (metamcp-prod-db) has no PidsLimit"),
     ]);
   });
+
+  // Last: the configuration stays with the server for the tests after it.
+  it("takes policy config the way the CLI sends --policy-pack-config: a tighter PID range", async () => {
+    const configure = new analyzer.ConfigureAnalyzerRequest();
+    const pidsConfig = new analyzer.PolicyConfig();
+    pidsConfig.setEnforcementlevel(analyzer.EnforcementLevel.MANDATORY);
+    pidsConfig.setProperties(Struct.fromJavaScript({ maximum: 50 }));
+    configure.getPolicyconfigMap().set("container-pids-limit", pidsConfig);
+    await call("configure", configure);
+    const capped = stackResource(CONTAINER, "capped", containerProps("app", "prod"));
+    const pids = stackResource(PIDS_LIMIT, "capped-pids", { containerId: "capped-id", limit: 100 }, [capped.getUrn()]);
+    const request = new analyzer.AnalyzeStackRequest();
+    request.setResourcesList([capped, pids]);
+    const diagnostics = diagnosticsOf(await call("analyzeStack", request));
+    expect(diagnostics.filter((d) => d.policy === "container-pids-limit").map((d) => d.message)).toEqual([
+      expect.stringContaining("caps capped (metamcp-prod) at 100 PIDs; allowed: 8 to 50"),
+    ]);
+  });
 });
