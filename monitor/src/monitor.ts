@@ -9,7 +9,7 @@ import { emptyMetricsState, recordOutcome, renderMetrics, scanFigures, type Heal
 import { decide, type Decision, type GroupMemory } from "./policy";
 import type { ProcReader } from "./proc/reader";
 import { reapGroup, type ReaperIo } from "./reaper";
-import { classify, type Snapshot } from "./tree";
+import { classify, CommandMatcher, type Snapshot } from "./tree";
 
 export interface MonitorDeps {
   reader: ProcReader;
@@ -33,12 +33,14 @@ export class Monitor {
   private mainServerUp: boolean | undefined;
   private lastScanAtMs: number | undefined;
   private readonly metricsState;
+  private readonly matcher: CommandMatcher;
 
   constructor(
     private readonly settings: Settings,
     private readonly deps: MonitorDeps,
   ) {
     this.metricsState = emptyMetricsState(settings.dryRun);
+    this.matcher = new CommandMatcher(settings.mcpPatterns, settings.mainPattern);
   }
 
   /** One scan and its decisions. Reaps start here and finish in the background (see idle()). */
@@ -46,7 +48,7 @@ export class Monitor {
     const started = this.deps.now();
     try {
       const table = this.deps.reader.scan();
-      const snapshot = classify(table, { ...this.settings, selfPid: this.deps.selfPid });
+      const snapshot = classify(table, { matcher: this.matcher, selfPid: this.deps.selfPid });
       const { decisions, memory, emergency } = decide({
         nowMs: started,
         snapshot,
@@ -95,7 +97,10 @@ export class Monitor {
       sleep: this.deps.sleep,
       now: this.deps.now,
     };
-    const done = reapGroup(group, { killGraceMs: this.settings.killGraceMs, dryRun: this.settings.dryRun }, io)
+    // The scan's process objects are rewritten by the next scan; the reap outlives it, so it gets
+    // its own copy of who to signal.
+    const target = { sid: group.sid, members: group.members.map(({ pid, pgid, startTime }) => ({ pid, pgid, startTime })) };
+    const done = reapGroup(target, { killGraceMs: this.settings.killGraceMs, dryRun: this.settings.dryRun }, io)
       .then((result) => {
         recordOutcome(this.metricsState, decision.reason, result.outcome);
         writeRecord(this.deps.write, reapRecord(this.deps.clock(), decision, result, this.settings.dryRun));

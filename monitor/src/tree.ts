@@ -10,8 +10,7 @@
 import { CLOCK_TICKS_PER_SECOND, type ProcessInfo, type ProcessTable } from "./proc/reader";
 
 export interface ClassifyOptions {
-  mcpPatterns: readonly RegExp[];
-  mainPattern: RegExp;
+  matcher: CommandMatcher;
   /** The monitor's own pid, as seen in the namespace it scans. */
   selfPid: number;
 }
@@ -63,14 +62,21 @@ export interface Snapshot {
   uptimeSeconds: number;
 }
 
-/** Builds the snapshot the policy decides on. */
+/** Builds the snapshot the policy decides on. Runs every scan over every process: one pass to index, one per session. */
 export function classify(table: ProcessTable, options: ClassifyOptions): Snapshot {
+  const { matcher } = options;
   const byPid = new Map<number, ProcessInfo>();
   const sessions = new Map<number, ProcessInfo[]>();
+  const mainPids: number[] = [];
+  const zombieProcesses: ProcessInfo[] = [];
   let rssBytes = 0;
+  let tasks = 0;
   for (const process of table.processes) {
     byPid.set(process.pid, process);
     rssBytes += process.rssBytes;
+    tasks += Math.max(process.threads, 1);
+    if (process.state === "Z") zombieProcesses.push(process);
+    else if (matcher.kind(process.cmdline) === "main") mainPids.push(process.pid);
     const members = sessions.get(process.sid);
     if (members) members.push(process);
     else sessions.set(process.sid, [process]);
@@ -78,12 +84,8 @@ export function classify(table: ProcessTable, options: ClassifyOptions): Snapsho
   // The monitor shares the namespace but not the cgroup: its threads do not count against the
   // target's pids limit, so they are left out of the tasks the emergency threshold is compared with.
   const selfSid = byPid.get(options.selfPid)?.sid;
-  let tasks = 0;
-  for (const process of table.processes) {
-    if (process.sid !== selfSid) tasks += Math.max(process.threads, 1);
-  }
+  for (const process of selfSid === undefined ? [] : sessions.get(selfSid)!) tasks -= Math.max(process.threads, 1);
 
-  const mainPids = table.processes.filter((p) => p.state !== "Z" && options.mainPattern.test(p.cmdline)).map((p) => p.pid);
   const mainSet = new Set(mainPids);
   const protectedSessions = new Set<number>();
   const protect = (pid: number) => {
@@ -104,29 +106,17 @@ export function classify(table: ProcessTable, options: ClassifyOptions): Snapsho
   const groups: McpGroup[] = [];
   for (const [sid, processes] of sessions) {
     if (protectedSessions.has(sid)) continue;
-    const members = processes.filter((p) => p.state !== "Z");
-    const matching = members.find((p) => options.mcpPatterns.some((pattern) => pattern.test(p.cmdline)));
-    if (!matching) continue;
-    const leader = members.find((p) => p.pid === sid);
-    const oldest = members.reduce((a, b) => (b.startTime < a.startTime ? b : a));
-    const orphan = orphanhood(leader, sid, byPid, mainSet);
-    groups.push({
-      sid,
-      pgids: [...new Set(members.map((p) => p.pgid))].sort((a, b) => a - b),
-      members,
-      leader,
-      cmdline: leader?.cmdline ?? matching.cmdline,
-      ageSeconds: Math.max(0, table.uptimeSeconds - oldest.startTime / CLOCK_TICKS_PER_SECOND),
-      startTime: oldest.startTime,
-      rssBytes: members.reduce((sum, p) => sum + p.rssBytes, 0),
-      cpuTicks: members.reduce((sum, p) => sum + p.cpuTicks, 0),
-      ...(orphan ? { state: "orphaned", orphanReason: orphan.reason, orphanDetail: orphan.detail } : { state: "live" }),
-    });
+    const group = sessionGroup(sid, processes, matcher);
+    if (!group) continue;
+    group.ageSeconds = Math.max(0, table.uptimeSeconds - group.startTime / CLOCK_TICKS_PER_SECOND);
+    const orphan = orphanhood(group.leader, sid, byPid, mainSet);
+    if (orphan) {
+      group.state = "orphaned";
+      group.orphanReason = orphan.reason;
+      group.orphanDetail = orphan.detail;
+    }
+    groups.push(group);
   }
-
-  const zombies = table.processes
-    .filter((p) => p.state === "Z")
-    .map((p) => ({ pid: p.pid, ppid: p.ppid, comm: p.comm, parentCmdline: byPid.get(p.ppid)?.cmdline ?? "" }));
 
   return {
     processes: table.processes.length,
@@ -135,9 +125,73 @@ export function classify(table: ProcessTable, options: ClassifyOptions): Snapsho
     mainPids,
     protectedSessions: [...protectedSessions].sort((a, b) => a - b),
     groups,
-    zombies,
+    zombies: zombieProcesses.map((p) => ({ pid: p.pid, ppid: p.ppid, comm: p.comm, parentCmdline: byPid.get(p.ppid)?.cmdline ?? "" })),
     uptimeSeconds: table.uptimeSeconds,
   };
+}
+
+/** The session as a live MCP group (classify settles age and orphanhood), or undefined when no member is an MCP server. */
+function sessionGroup(sid: number, processes: ProcessInfo[], matcher: CommandMatcher): McpGroup | undefined {
+  const members: ProcessInfo[] = [];
+  let matching: ProcessInfo | undefined;
+  let leader: ProcessInfo | undefined;
+  let oldest: ProcessInfo | undefined;
+  let rssBytes = 0;
+  let cpuTicks = 0;
+  let pgids: number[] | undefined;
+  for (const process of processes) {
+    if (process.state === "Z") continue;
+    members.push(process);
+    if (!matching && matcher.kind(process.cmdline) === "mcp") matching = process;
+    if (process.pid === sid) leader = process;
+    if (!oldest || process.startTime < oldest.startTime) oldest = process;
+    rssBytes += process.rssBytes;
+    cpuTicks += process.cpuTicks;
+    if (!pgids) pgids = [process.pgid];
+    else if (!pgids.includes(process.pgid)) pgids.push(process.pgid);
+  }
+  if (!matching || !oldest || !pgids) return undefined;
+  return {
+    sid,
+    pgids: pgids.sort((a, b) => a - b),
+    members,
+    leader,
+    cmdline: leader?.cmdline ?? matching.cmdline,
+    ageSeconds: 0,
+    startTime: oldest.startTime,
+    rssBytes,
+    cpuTicks,
+    state: "live",
+  };
+}
+
+export type CommandKind = "main" | "mcp" | "other";
+
+/** Above this many distinct command lines the cache starts over, so churn cannot grow it without bound. */
+const MAX_CACHED_COMMANDS = 50_000;
+
+/**
+ * Which patterns a command line matches, remembered per command line: a process's command line is
+ * fixed, and testing every pattern against every process every scan was a good part of a scan.
+ * The main-server pattern wins over the MCP ones.
+ */
+export class CommandMatcher {
+  private readonly cache = new Map<string, CommandKind>();
+
+  constructor(
+    readonly mcpPatterns: readonly RegExp[],
+    readonly mainPattern: RegExp,
+  ) {}
+
+  kind(cmdline: string): CommandKind {
+    let kind = this.cache.get(cmdline);
+    if (kind === undefined) {
+      kind = this.mainPattern.test(cmdline) ? "main" : this.mcpPatterns.some((p) => p.test(cmdline)) ? "mcp" : "other";
+      if (this.cache.size >= MAX_CACHED_COMMANDS) this.cache.clear();
+      this.cache.set(cmdline, kind);
+    }
+    return kind;
+  }
 }
 
 /**

@@ -1,15 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { emptyMetricsState, recordOutcome, renderMetrics, scanFigures } from "../../monitor/src/metrics";
 import { classify } from "../../monitor/src/tree";
-import { DEFAULT_MAIN_PATTERN, DEFAULT_MCP_PATTERNS } from "../../monitor/src/contract";
-import { mcpGroup, metamcpBase, proc, table } from "./support/fixtures";
+import { classifyOptions, mcpGroup, metamcpBase, proc, table } from "./support/fixtures";
 import { parseExposition, sampleValue } from "./support/prom";
 
-const OPTIONS = {
-  mcpPatterns: DEFAULT_MCP_PATTERNS.map((p) => new RegExp(p)),
-  mainPattern: new RegExp(DEFAULT_MAIN_PATTERN),
-  selfPid: 900,
-};
+const OPTIONS = classifyOptions();
 
 describe("renderMetrics", () => {
   it("renders the last scan and the counters in the Prometheus text format", () => {

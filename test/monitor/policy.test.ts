@@ -3,11 +3,10 @@
  * decisions the LAST scan must produce, as [sid, reason] pairs in order.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MAIN_PATTERN, DEFAULT_MCP_PATTERNS } from "../../monitor/src/contract";
 import type { ProcessInfo } from "../../monitor/src/proc/reader";
 import { decide, type GroupMemory, type PolicyOutput, type PolicySettings, type ReapReason } from "../../monitor/src/policy";
 import { classify } from "../../monitor/src/tree";
-import { mcpGroup, metamcpBase, proc, table, type GroupSpec } from "./support/fixtures";
+import { classifyOptions, mcpGroup, metamcpBase, proc, table, type GroupSpec } from "./support/fixtures";
 
 const SETTINGS: PolicySettings = {
   orphanGraceMs: 30_000,
@@ -17,11 +16,7 @@ const SETTINGS: PolicySettings = {
   emergencyFloor: 1,
 };
 
-const OPTIONS = {
-  mcpPatterns: DEFAULT_MCP_PATTERNS.map((p) => new RegExp(p)),
-  mainPattern: new RegExp(DEFAULT_MAIN_PATTERN),
-  selfPid: 900,
-};
+const OPTIONS = classifyOptions();
 
 interface Scan {
   atMs: number;

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -15,6 +16,9 @@ const NODE_STAT =
 describe("parseStat", () => {
   it("reads the fields the monitor uses from a real line", () => {
     expect(parseStat(NODE_STAT)).toEqual({
+      cmdline: "",
+      uid: -1,
+      rssBytes: 0,
       pid: 4242,
       comm: "node",
       state: "S",
@@ -67,7 +71,10 @@ describe("parseCmdline and status", () => {
   });
 });
 
-describe("ProcReader on a fixture /proc", () => {
+describe.each([
+  ["descriptors kept open", true],
+  ["descriptors opened per read (the fallback when they run out)", false],
+])("ProcReader on a fixture /proc, %s", (_, keepDescriptors) => {
   let root: string;
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "monitor-proc-"));
@@ -79,20 +86,20 @@ describe("ProcReader on a fixture /proc", () => {
     writeProcTree(root, processes);
     fs.mkdirSync(path.join(root, "self")); // non-pid entries are skipped
     fs.writeFileSync(path.join(root, "meminfo"), "");
-    const scanned = new ProcReader(root, PAGE).scan();
+    const scanned = new ProcReader(root, PAGE, { keepDescriptors }).scan();
     expect(scanned.uptimeSeconds).toBe(UPTIME);
     expect(scanned.processes.sort((a, b) => a.pid - b.pid)).toEqual(processes.sort((a, b) => a.pid - b.pid));
   });
 
   it("shows a zombie's command line as [comm], as ps does", () => {
     writeProcTree(root, [proc({ pid: 5, ppid: 1, cmd: "sleep 1", state: "Z" })]);
-    expect(new ProcReader(root, PAGE).scan().processes[0].cmdline).toBe("[sleep]");
+    expect(new ProcReader(root, PAGE, { keepDescriptors }).scan().processes[0].cmdline).toBe("[sleep]");
   });
 
   it("skips a process that vanished between the listing and the read", () => {
     writeProcTree(root, metamcpBase());
     fs.mkdirSync(path.join(root, "999")); // listed, but its files are gone (ENOENT)
-    const scanned = new ProcReader(root, PAGE).scan();
+    const scanned = new ProcReader(root, PAGE, { keepDescriptors }).scan();
     expect(scanned.processes.map((p) => p.pid)).not.toContain(999);
     expect(scanned.unreadable).toBe(0);
   });
@@ -100,7 +107,7 @@ describe("ProcReader on a fixture /proc", () => {
   it("reads cmdline once per pid and start time, and again when the pid is reused", () => {
     const first = proc({ pid: 50, ppid: 1, cmd: "npm exec @modelcontextprotocol/server-a", age: 100 });
     writeProcTree(root, [first]);
-    const reader = new ProcReader(root, PAGE);
+    const reader = new ProcReader(root, PAGE, { keepDescriptors });
     expect(reader.scan().processes[0].cmdline).toBe("npm exec @modelcontextprotocol/server-a");
 
     // Same process, its cmdline file rewritten: the cached one stands (it is not read again).
@@ -115,7 +122,7 @@ describe("ProcReader on a fixture /proc", () => {
   it("reads cmdline again after an exec (same pid and start time, new name)", () => {
     const before = proc({ pid: 60, ppid: 1, cmd: "setsid npm exec @modelcontextprotocol/server-a" });
     writeProcTree(root, [before]);
-    const reader = new ProcReader(root, PAGE);
+    const reader = new ProcReader(root, PAGE, { keepDescriptors });
     reader.scan();
     writeProcess(root, { ...before, comm: "npm", cmdline: "npm exec @modelcontextprotocol/server-a" });
     expect(reader.scan().processes[0].cmdline).toBe("npm exec @modelcontextprotocol/server-a");
@@ -123,23 +130,64 @@ describe("ProcReader on a fixture /proc", () => {
 
   it("forgets processes that exited, so the cache does not grow with churn", () => {
     writeProcTree(root, [...metamcpBase(), ...mcpGroup({ sid: 100 })]);
-    const reader = new ProcReader(root, PAGE);
+    const reader = new ProcReader(root, PAGE, { keepDescriptors });
     reader.scan();
-    expect(reader.cachedIdentities).toBe(7);
+    expect(reader.trackedProcesses).toBe(7);
     for (const pid of [100, 101, 102]) fs.rmSync(path.join(root, String(pid)), { recursive: true });
     reader.scan();
-    expect(reader.cachedIdentities).toBe(4);
+    expect(reader.trackedProcesses).toBe(4);
   });
 
   it("re-reads one stat for the reaper, reporting a vanished process as gone", () => {
     writeProcTree(root, [proc({ pid: 70, ppid: 1, cmd: "sleep 100" })]);
-    const reader = new ProcReader(root, PAGE);
+    const reader = new ProcReader(root, PAGE, { keepDescriptors });
     expect(reader.readStat(70)).toMatchObject({ pid: 70, ppid: 1 });
     expect(reader.readStat(71)).toBe("gone");
+  });
+
+  it("hands out the same object for a process from scan to scan, updated in place", () => {
+    const before = proc({ pid: 80, ppid: 1, cmd: "sleep 100", cpuTicks: 1 });
+    writeProcTree(root, [before]);
+    const reader = new ProcReader(root, PAGE, { keepDescriptors });
+    const first = reader.scan().processes[0];
+    writeProcess(root, { ...before, cpuTicks: 9 });
+    const second = reader.scan().processes[0];
+    expect(second).toBe(first);
+    expect(second.cpuTicks).toBe(9);
   });
 
   it("detects this machine's page size from /proc/self", () => {
     expect(detectPageSize("/proc")).toBe(4096);
     expect(detectPageSize(root)).toBe(4096); // no self/: the fallback
+  });
+});
+
+describe("ProcReader on this machine's /proc", () => {
+  it("finds a child process, then forgets it and closes its descriptor once it has exited", async () => {
+    const child = spawn("sleep", ["30"]);
+    const reader = new ProcReader("/proc", 4096);
+    try {
+      await new Promise((resolve) => child.once("spawn", resolve));
+      const found = reader.scan().processes.find((p) => p.pid === child.pid);
+      expect(found).toMatchObject({ ppid: process.pid, comm: "sleep", cmdline: "sleep 30", uid: process.getuid!() });
+      const statPath = `/proc/${child.pid}/stat`;
+      const heldOpen = () =>
+        fs.readdirSync("/proc/self/fd").some((fd) => {
+          try {
+            return fs.readlinkSync(`/proc/self/fd/${fd}`) === statPath;
+          } catch {
+            return false;
+          }
+        });
+      expect(heldOpen()).toBe(true);
+      child.kill();
+      await new Promise((resolve) => child.once("exit", resolve));
+      expect(reader.scan().processes.some((p) => p.pid === child.pid)).toBe(false);
+      expect(heldOpen()).toBe(false);
+    } finally {
+      child.kill();
+      reader.close();
+    }
+    expect(reader.openDescriptors).toBe(0);
   });
 });

@@ -1,13 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MAIN_PATTERN, DEFAULT_MCP_PATTERNS } from "../../monitor/src/contract";
-import { classify, type ClassifyOptions } from "../../monitor/src/tree";
-import { mcpGroup, metamcpBase, proc, table } from "./support/fixtures";
+import { classify } from "../../monitor/src/tree";
+import { classifyOptions, mcpGroup, metamcpBase, proc, table } from "./support/fixtures";
 
-const OPTIONS: ClassifyOptions = {
-  mcpPatterns: DEFAULT_MCP_PATTERNS.map((p) => new RegExp(p)),
-  mainPattern: new RegExp(DEFAULT_MAIN_PATTERN),
-  selfPid: 900,
-};
+const OPTIONS = classifyOptions();
 /** The monitor's own process, as it appears after joining the namespace: its own session, parent 0. */
 const MONITOR = proc({ pid: 900, ppid: 0, cmd: "node /app/dist/main.js", sid: 900 });
 
@@ -114,7 +109,7 @@ describe("classify: totals and zombies", () => {
 });
 
 describe("default patterns", () => {
-  const matches = (cmdline: string) => OPTIONS.mcpPatterns.some((p) => p.test(cmdline));
+  const matches = (cmdline: string) => OPTIONS.matcher.kind(cmdline) === "mcp";
   it.each([
     "npm exec @modelcontextprotocol/server-filesystem /data",
     "/usr/local/bin/node /usr/local/lib/node_modules/npm/bin/npm-cli.js exec @modelcontextprotocol/server-x",
@@ -137,8 +132,8 @@ describe("default patterns", () => {
   );
 
   it("the main pattern matches MetaMCP's backend as its entrypoint starts it", () => {
-    expect(OPTIONS.mainPattern.test("node dist/index.js")).toBe(true);
-    expect(OPTIONS.mainPattern.test("node /app/apps/backend/dist/index.js")).toBe(true);
-    expect(OPTIONS.mainPattern.test("node /home/app/.npm/_npx/1/node_modules/x/dist/index.js")).toBe(false);
+    expect(OPTIONS.matcher.kind("node dist/index.js")).toBe("main");
+    expect(OPTIONS.matcher.kind("node /app/apps/backend/dist/index.js")).toBe("main");
+    expect(OPTIONS.matcher.kind("node /home/app/.npm/_npx/1/node_modules/x/dist/index.js")).toBe("other");
   });
 });

@@ -22,31 +22,117 @@ export interface ProcStat {
 }
 
 /**
+ * A process as the monitor sees it. The stat parser creates objects of this whole shape, with the
+ * fields it cannot know (command line, uid, RSS in bytes) empty, so the reader fills them in instead
+ * of copying every field into a second object, once per process per scan.
+ */
+export interface ProcessInfo extends ProcStat {
+  /** Arguments joined by spaces; for zombies and processes without one, "[comm]" as ps shows it. */
+  cmdline: string;
+  /** Real uid, or -1 when it could not be read. */
+  uid: number;
+  rssBytes: number;
+}
+
+/**
  * Parses /proc/<pid>/stat, or returns undefined for text that is not one. The name sits in
  * parentheses and may itself hold spaces and ")", so the fields are read after the LAST ")".
  */
-export function parseStat(text: string): ProcStat | undefined {
-  const open = text.indexOf("(");
-  const close = text.lastIndexOf(")");
-  if (open < 1 || close < open) return undefined;
-  // Fields from the state (field 3 in proc(5)) onwards; index = field number - 3.
-  const fields = text.slice(close + 2).split(" ");
-  if (fields.length < 22) return undefined;
-  const numbers = [1, 2, 3, 11, 12, 17, 19, 21].map((i) => Number(fields[i]));
-  if (numbers.some((n) => !Number.isFinite(n))) return undefined;
-  const [ppid, pgid, sid, utime, stime, threads, startTime, rssPages] = numbers;
+export function parseStat(text: string): ProcessInfo | undefined {
+  const buffer = Buffer.from(text, "latin1");
+  return parseStatBuffer(buffer, buffer.length);
+}
+
+const SPACE = 0x20;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const OPEN = 0x28;
+const CLOSE = 0x29;
+
+/** Field number (0 = state) → slot: ppid, pgrp, session, utime, stime, num_threads, starttime, rss. */
+const WANTED_SLOT = new Int8Array(22).fill(-1);
+[1, 2, 3, 11, 12, 17, 19, 21].forEach((field, slot) => (WANTED_SLOT[field] = slot));
+const wanted = new Float64Array(8);
+
+/**
+ * parseStat on the bytes as read, without making strings of the numbers: this runs once per process
+ * per scan, and garbage made here is most of what the monitor's heap churns through. With `into`
+ * (this process's object from the last scan) the fields are written into it, and its name string is
+ * kept when the bytes still spell it; the command line, uid and RSS in bytes are left for the reader.
+ * A line that does not parse leaves `into` partly written: the caller drops it.
+ */
+export function parseStatBuffer(buffer: Buffer, length: number, into?: ProcessInfo): ProcessInfo | undefined {
+  const open = buffer.indexOf(OPEN);
+  const close = buffer.lastIndexOf(CLOSE, length - 1);
+  if (open < 2 || close < open || close + 3 >= length) return undefined;
+  const pid = readInt(buffer, 0, open - 1);
+  let position = close + 4; // start of field 1 (ppid)
+  for (let field = 1; field <= 21; field++) {
+    let end = position;
+    while (end < length && buffer[end] !== SPACE) end++;
+    if (end === position) return undefined;
+    const slot = WANTED_SLOT[field];
+    if (slot >= 0) {
+      const value = readInt(buffer, position, end);
+      if (Number.isNaN(value)) return undefined;
+      wanted[slot] = value;
+    }
+    position = end + 1;
+  }
+  const comm = into && spells(buffer, open + 1, close, into.comm) ? into.comm : buffer.toString("latin1", open + 1, close);
+  const state = STATES[buffer[close + 2]] ?? String.fromCharCode(buffer[close + 2]);
+  if (into) {
+    into.pid = pid;
+    into.comm = comm;
+    into.state = state;
+    into.ppid = wanted[0];
+    into.pgid = wanted[1];
+    into.sid = wanted[2];
+    into.cpuTicks = wanted[3] + wanted[4];
+    into.threads = wanted[5];
+    into.startTime = wanted[6];
+    into.rssPages = wanted[7];
+    return into;
+  }
   return {
-    pid: Number(text.slice(0, open - 1)),
-    comm: text.slice(open + 1, close),
-    state: fields[0],
-    ppid,
-    pgid,
-    sid,
-    cpuTicks: utime + stime,
-    threads,
-    startTime,
-    rssPages,
+    pid,
+    comm,
+    state,
+    ppid: wanted[0],
+    pgid: wanted[1],
+    sid: wanted[2],
+    cpuTicks: wanted[3] + wanted[4],
+    threads: wanted[5],
+    startTime: wanted[6],
+    rssPages: wanted[7],
+    cmdline: "",
+    uid: -1,
+    rssBytes: 0,
   };
+}
+
+/** One-letter state strings by byte, so a state costs no allocation. */
+const STATES: Record<number, string> = Object.fromEntries([..."RSDZTtXxKWPI"].map((c) => [c.charCodeAt(0), c]));
+
+function spells(buffer: Buffer, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (buffer[start + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The decimal integer in buffer[start, end), or NaN. */
+function readInt(buffer: Buffer, start: number, end: number): number {
+  let i = start;
+  const negative = buffer[i] === MINUS;
+  if (negative) i++;
+  if (i >= end) return NaN;
+  let value = 0;
+  for (; i < end; i++) {
+    const digit = buffer[i] - ZERO;
+    if (digit < 0 || digit > 9) return NaN;
+    value = value * 10 + digit;
+  }
+  return negative ? -value : value;
 }
 
 /** Arguments of /proc/<pid>/cmdline joined by single spaces; "" for zombies and kernel threads. */

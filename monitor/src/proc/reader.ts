@@ -1,23 +1,31 @@
 /**
- * Reads the process table from /proc. The hot path is one `stat` read per process per scan, into
- * one reused buffer (no fstat, no allocation per file). Command lines and uids are read only the
- * first time a process is seen (keyed by pid, start time and name: a reused pid has another start
- * time, an exec another name), because they are what makes a naive scan slow.
+ * Reads the process table from /proc. The hot path is one `stat` read per process per scan, made
+ * cheap three ways: each process's stat file is opened once and kept open (a scan is then one
+ * pread per process, not open+read+close); the bytes are parsed in place, into one reused buffer;
+ * and command lines and uids are read only when a process is first seen, or after it execs (same
+ * pid and start time, new name).
+ *
+ * A kept descriptor belongs to the process it was opened for: once that process is gone, reads fail
+ * with ESRCH even if its pid has been handed to a new process, so a reused pid is never mistaken for
+ * the old one. It is closed when its pid leaves the listing. Should descriptors run out (EMFILE),
+ * the reader falls back to opening each file per read.
  *
  * Processes come and go while we read: a file that vanishes (ENOENT, ESRCH) means the process
  * exited, and one we may not read (EACCES, EPERM, e.g. hidepid) is counted and skipped. Neither
  * stops a scan.
  */
 import * as fs from "node:fs";
-import { parseCmdline, parseStat, parseStatusRssKb, parseStatusUid, parseUptime, type ProcStat } from "./parse";
+import {
+  parseCmdline,
+  parseStatBuffer,
+  parseStatusRssKb,
+  parseStatusUid,
+  parseUptime,
+  type ProcessInfo,
+  type ProcStat,
+} from "./parse";
 
-export interface ProcessInfo extends ProcStat {
-  /** Arguments joined by spaces; for zombies and processes without one, "[comm]" as ps shows it. */
-  cmdline: string;
-  /** Real uid, or -1 when it could not be read. */
-  uid: number;
-  rssBytes: number;
-}
+export type { ProcessInfo } from "./parse";
 
 export interface ProcessTable {
   processes: ProcessInfo[];
@@ -33,27 +41,37 @@ export const CLOCK_TICKS_PER_SECOND = 100;
 /** Errors that mean "this process is gone" or "this one is not ours to read"; anything else is a real fault. */
 const GONE = new Set(["ENOENT", "ESRCH"]);
 const DENIED = new Set(["EACCES", "EPERM"]);
+const OUT_OF_DESCRIPTORS = new Set(["EMFILE", "ENFILE"]);
 
 type ReadResult = { text: string } | { error: "gone" | "denied" };
 
-interface Identity {
-  cmdline: string;
-  uid: number;
-  /** The scan that last saw this process; entries not seen in a scan are dropped after it. */
+/** What the reader keeps about a process between scans. */
+interface Tracked {
+  /** Open descriptor on its stat file, or -1 when descriptors are not kept. */
+  fd: number;
+  /** The process, updated in place each scan (the scan's tables hold these same objects). */
+  info: ProcessInfo;
   seenInScan: number;
 }
 
 export class ProcReader {
   private readonly buffer = Buffer.allocUnsafe(4096);
-  private readonly identities = new Map<string, Identity>();
+  private readonly tracked = new Map<number, Tracked>();
   private scanNumber = 0;
+  private keepDescriptors: boolean;
 
   constructor(
     readonly root: string,
     private readonly pageSize: number,
-  ) {}
+    options: { keepDescriptors?: boolean } = {},
+  ) {
+    this.keepDescriptors = options.keepDescriptors ?? true;
+  }
 
-  /** Reads every process's stat (and, for new processes, cmdline and status). */
+  /**
+   * Reads every process's stat (and, for new processes, cmdline and status). The objects in the
+   * table are reused by the next scan: whatever must outlive a scan copies what it needs.
+   */
   scan(): ProcessTable {
     const scan = ++this.scanNumber;
     const uptimeSeconds = this.readUptime();
@@ -62,62 +80,148 @@ export class ProcReader {
     for (const name of fs.readdirSync(this.root)) {
       const first = name.charCodeAt(0);
       if (first < 48 || first > 57) continue; // not a pid directory
-      const stat = this.readStat(Number(name));
-      if (stat === "denied") unreadable++;
-      if (typeof stat !== "object") continue;
-      const identity = this.identify(stat, scan);
-      if (identity === undefined) continue; // exited, or its pid was reused, while we read it
-      processes.push({ ...stat, cmdline: identity.cmdline, uid: identity.uid, rssBytes: stat.rssPages * this.pageSize });
+      const pid = Number(name);
+      const known = this.tracked.get(pid);
+      if (known) {
+        const { startTime, comm } = known.info;
+        if (this.readCurrent(pid, known) === undefined || known.info.startTime !== startTime) {
+          this.forget(pid, known); // gone; the pid is listed again, so a new process has it
+        } else if (known.info.comm === comm) {
+          known.seenInScan = scan;
+          known.info.rssBytes = known.info.rssPages * this.pageSize;
+          processes.push(known.info); // the hot path: one pread, no allocation
+          continue;
+        }
+        // Same process, new name: it exec'd, and readNew reads its new command line.
+      }
+      const info = this.readNew(pid, scan);
+      if (info === "denied") unreadable++;
+      if (typeof info === "object") processes.push(info);
     }
-    for (const [key, identity] of this.identities) {
-      if (identity.seenInScan !== scan) this.identities.delete(key);
+    for (const [pid, entry] of this.tracked) {
+      if (entry.seenInScan !== scan) this.forget(pid, entry);
     }
     return { processes, uptimeSeconds, unreadable };
   }
 
-  /** One process's stat now: what the reaper checks before each signal. */
-  readStat(pid: number): ProcStat | "gone" | "denied" {
+  /**
+   * A process seen for the first time, or after an exec (same pid and start time, new name): its
+   * stat, command line and uid. Returns "gone" when it exited, or its pid was reused, meanwhile.
+   */
+  private readNew(pid: number, scan: number): ProcessInfo | "gone" | "denied" {
+    let entry = this.tracked.get(pid);
+    if (!entry) {
+      const opened = this.openStat(pid);
+      if (typeof opened !== "object") return opened;
+      entry = { fd: opened.fd, info: opened.stat, seenInScan: scan };
+    }
+    const { info } = entry;
+    const cmdline = this.readWhole(`${this.root}/${pid}/cmdline`);
+    const status = this.readWhole(`${this.root}/${pid}/status`);
+    // Those were read by path: only if the process is still the one we hold is the pid not reused.
+    const again = entry.fd >= 0 ? this.readKept(entry.fd) : this.readStatOnce(pid);
+    if (again === undefined || again.startTime !== info.startTime) {
+      this.forget(pid, entry);
+      return "gone";
+    }
+    const args = "text" in cmdline ? parseCmdline(cmdline.text) : "";
+    // Zombies have no command line yet keep their pid: remembering "[comm]" for them is right.
+    info.cmdline = args === "" ? `[${info.comm}]` : args;
+    info.uid = ("text" in status ? parseStatusUid(status.text) : undefined) ?? -1;
+    info.rssBytes = info.rssPages * this.pageSize;
+    entry.seenInScan = scan;
+    this.tracked.set(pid, entry);
+    return info;
+  }
+
+  /** One process's stat now, from a fresh open: what the reaper checks before each signal. */
+  readStat(pid: number): ProcessInfo | "gone" | "denied" {
     const result = this.readSmall(`${this.root}/${pid}/stat`);
     if ("error" in result) return result.error;
-    return parseStat(result.text) ?? "gone";
+    return parseStatBuffer(this.buffer, result.length) ?? "gone";
   }
 
-  /** Number of cached identities; exposed so tests can prove the cache forgets exited processes. */
-  get cachedIdentities(): number {
-    return this.identities.size;
+  /** Number of processes remembered; exposed so tests can prove the reader forgets exited ones. */
+  get trackedProcesses(): number {
+    return this.tracked.size;
   }
 
-  private identify(stat: ProcStat, scan: number): Identity | undefined {
-    const key = `${stat.pid}:${stat.startTime}:${stat.comm}`;
-    let identity = this.identities.get(key);
-    if (identity === undefined) {
-      const cmdline = this.readWhole(`${this.root}/${stat.pid}/cmdline`);
-      const status = this.readWhole(`${this.root}/${stat.pid}/status`);
-      // The pid may have been reused between the stat read and these; only a matching stat proves it was not.
-      const again = this.readStat(stat.pid);
-      if (typeof again !== "object" || again.startTime !== stat.startTime) return undefined;
-      const args = "text" in cmdline ? parseCmdline(cmdline.text) : "";
-      identity = {
-        cmdline: args === "" ? `[${stat.comm}]` : args,
-        uid: ("text" in status ? parseStatusUid(status.text) : undefined) ?? -1,
-        seenInScan: scan,
-      };
-      // Zombies have no command line yet keep their pid: remembering "[comm]" for them is right.
-      this.identities.set(key, identity);
+  /** Open descriptors kept on stat files. */
+  get openDescriptors(): number {
+    let count = 0;
+    for (const entry of this.tracked.values()) if (entry.fd >= 0) count++;
+    return count;
+  }
+
+  /** Closes every kept descriptor. */
+  close(): void {
+    for (const [pid, entry] of this.tracked) this.forget(pid, entry);
+  }
+
+  /** A known process's stat now, written into its object; undefined when it is gone. */
+  private readCurrent(pid: number, entry: Tracked): ProcessInfo | undefined {
+    if (entry.fd >= 0) return this.readKept(entry.fd, entry.info);
+    const result = this.readSmall(`${this.root}/${pid}/stat`);
+    return "error" in result ? undefined : parseStatBuffer(this.buffer, result.length, entry.info);
+  }
+
+  /** Reads through a kept descriptor (into `into` when given); undefined when its process is gone. */
+  private readKept(fd: number, into?: ProcessInfo): ProcessInfo | undefined {
+    try {
+      const length = fs.readSync(fd, this.buffer, 0, this.buffer.length, 0);
+      return parseStatBuffer(this.buffer, length, into);
+    } catch (err) {
+      if (failure(err).error === "gone") return undefined;
+      throw err;
     }
-    identity.seenInScan = scan;
-    return identity;
+  }
+
+  private readStatOnce(pid: number): ProcStat | undefined {
+    const stat = this.readStat(pid);
+    return typeof stat === "object" ? stat : undefined;
+  }
+
+  /** Opens a process's stat file, reads it, and keeps the descriptor if we can. */
+  private openStat(pid: number): { stat: ProcessInfo; fd: number } | "gone" | "denied" {
+    const path = `${this.root}/${pid}/stat`;
+    if (!this.keepDescriptors) {
+      const stat = this.readStat(pid);
+      return typeof stat === "object" ? { stat, fd: -1 } : stat;
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(path, "r");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "";
+      if (OUT_OF_DESCRIPTORS.has(code)) {
+        this.keepDescriptors = false;
+        return this.openStat(pid);
+      }
+      return failure(err).error;
+    }
+    const stat = this.readKept(fd);
+    if (stat === undefined) {
+      fs.closeSync(fd);
+      return "gone";
+    }
+    return { stat, fd };
+  }
+
+  private forget(pid: number, entry: Tracked): void {
+    if (entry.fd >= 0) fs.closeSync(entry.fd);
+    entry.fd = -1;
+    if (this.tracked.get(pid) === entry) this.tracked.delete(pid);
   }
 
   private readUptime(): number {
     const result = this.readSmall(`${this.root}/uptime`);
-    const uptime = "text" in result ? parseUptime(result.text) : undefined;
+    const uptime = "error" in result ? undefined : parseUptime(this.buffer.toString("latin1", 0, result.length));
     if (uptime === undefined) throw new Error(`cannot read ${this.root}/uptime`);
     return uptime;
   }
 
-  /** Reads a file that fits the shared buffer (stat: well under 1 KiB). */
-  private readSmall(path: string): ReadResult {
+  /** Reads a file that fits the shared buffer (stat: well under 1 KiB) into it. */
+  private readSmall(path: string): { length: number } | { error: "gone" | "denied" } {
     let fd: number;
     try {
       fd = fs.openSync(path, "r");
@@ -125,8 +229,7 @@ export class ProcReader {
       return failure(err);
     }
     try {
-      const length = fs.readSync(fd, this.buffer, 0, this.buffer.length, 0);
-      return { text: this.buffer.toString("latin1", 0, length) };
+      return { length: fs.readSync(fd, this.buffer, 0, this.buffer.length, 0) };
     } catch (err) {
       return failure(err);
     } finally {

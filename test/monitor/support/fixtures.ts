@@ -5,8 +5,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { DEFAULT_MAIN_PATTERN, DEFAULT_MCP_PATTERNS } from "../../../monitor/src/contract";
 import type { ProcessInfo, ProcessTable } from "../../../monitor/src/proc/reader";
 import { CLOCK_TICKS_PER_SECOND } from "../../../monitor/src/proc/reader";
+import { CommandMatcher, type ClassifyOptions } from "../../../monitor/src/tree";
 
 export const PAGE = 4096;
 /** Uptime of every fixture table: processes "started" at tick N are (UPTIME - N/100) seconds old. */
@@ -48,6 +50,11 @@ export function proc(spec: ProcSpec): ProcessInfo {
     cmdline: state === "Z" ? `[${comm}]` : spec.cmd,
     uid: spec.uid ?? 1001,
   };
+}
+
+/** classify() options with the default patterns; the monitor's own pid is 900 in these fixtures. */
+export function classifyOptions(): ClassifyOptions {
+  return { matcher: new CommandMatcher(DEFAULT_MCP_PATTERNS.map((p) => new RegExp(p)), new RegExp(DEFAULT_MAIN_PATTERN)), selfPid: 900 };
 }
 
 export function table(processes: ProcessInfo[]): ProcessTable {

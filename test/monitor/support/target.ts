@@ -9,6 +9,7 @@
  *   stubborn leak    a leaked server that ignores SIGTERM, so only SIGKILL ends it
  *   re-parented      a live leader whose parent (a wrapper) exited
  *   zombies          two exited children of a parent that never waits, in the server's session
+ * The benchmark swaps in a server that starts many live groups (benchServer).
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -21,13 +22,8 @@ export const LEAKED_GROUPS = ["leak-1", "leak-2", "stubborn"];
 export const REPARENTED_GROUP = "reparented";
 export const MAIN_PATTERN = "^/bin/sh /fake/metamcp-server$";
 
-const SCRIPTS: Record<string, string> = {
-  "entrypoint.sh": `#!/bin/sh
-trap 'exit 0' TERM
-/bin/sh /fake/metamcp-server &
-while :; do sleep 1; done
-`,
-  "metamcp-server": `#!/bin/sh
+/** The server the tests run: a few groups of every kind. */
+export const TEST_SERVER = `#!/bin/sh
 # Live servers, oldest first (a start time apart, so "oldest" is well defined).
 for name in ${LIVE_GROUPS.join(" ")}; do
   setsid /bin/sh /fake/npm exec @modelcontextprotocol/server-$name &
@@ -43,6 +39,28 @@ setsid /bin/sh /fake/npm-leaky exec @modelcontextprotocol/server-stubborn --igno
 /bin/sh -c 'sleep 0 & sleep 0 & exec sleep 100000' &
 echo spawned
 wait
+`;
+
+/** A server with `groups` live MCP groups of three processes each (npm → node → sleep), for the benchmark. */
+export function benchServer(groups: number): string {
+  return `#!/bin/sh
+i=0
+while [ $i -lt ${groups} ]; do
+  setsid /bin/sh /fake/npm exec @modelcontextprotocol/server-$i &
+  i=$((i + 1))
+done
+echo spawned
+wait
+`;
+}
+
+const SCRIPTS: Record<string, string> = {
+  // PID 1. On SIGUSR1 it leaks a group of its own, so a benchmark can time leak-to-reap from outside.
+  "entrypoint.sh": `#!/bin/sh
+trap 'exit 0' TERM
+trap 'setsid /bin/sh /fake/npm-leaky exec @modelcontextprotocol/server-leak-on-signal &' USR1
+/bin/sh /fake/metamcp-server &
+while :; do sleep 1; done
 `,
   npm: `#!/bin/sh
 /bin/sh /fake/node /fake/mcp-server "$@" &
@@ -59,26 +77,31 @@ wait
 `,
 };
 
-/** Writes the scripts to a fresh folder (mounted read-only at /fake). */
-export function writeTargetScripts(): string {
+/** Writes the scripts, with `server` as the main server, to a fresh folder (mounted read-only at /fake). */
+export function writeTargetScripts(server = TEST_SERVER): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "monitor-target-"));
-  for (const [name, text] of Object.entries(SCRIPTS)) fs.writeFileSync(path.join(dir, name), text, { mode: 0o755 });
+  for (const [name, text] of Object.entries({ ...SCRIPTS, "metamcp-server": server })) {
+    fs.writeFileSync(path.join(dir, name), text, { mode: 0o755 });
+  }
   fs.chmodSync(dir, 0o755);
   return dir;
 }
 
 /** Starts the target as uid 1001 (MetaMCP's) and waits until its groups are spawned. */
-export async function startTarget(image: string, scriptsDir: string): Promise<string> {
+export async function startTarget(image: string, scriptsDir: string, pidsLimit = 200, spawnTimeoutMs = 10_000): Promise<string> {
   const id = await runTestContainer(
-    "--network", "none", "--user", "1001:1001", "--pids-limit", "200",
+    "--network", "none", "--user", "1001:1001", "--pids-limit", String(pidsLimit),
     "-v", `${scriptsDir}:/fake:ro`,
     image, "/bin/sh", "/fake/entrypoint.sh",
   );
-  await waitFor(async () => (await docker("logs", id)).includes("spawned"), 10_000, "target to spawn its groups");
+  await waitFor(async () => (await docker("logs", id)).includes("spawned"), spawnTimeoutMs, "target to spawn its groups");
   // The live groups' spawn loop sleeps between leaders; give the last ones time to exec.
   await new Promise((resolve) => setTimeout(resolve, 500));
   return id;
 }
+
+/** Node's flags as monitor/Dockerfile's ENTRYPOINT passes them. */
+export const MONITOR_NODE_FLAGS = ["--max-semi-space-size=1", "--single-threaded"];
 
 export interface MonitorRun {
   id: string;
@@ -112,7 +135,7 @@ export async function startMonitor(
     "--restart", "always",
     "-v", `${buildDir}:/app:ro`,
     ...envArgs,
-    nodeImage, "node", "--max-semi-space-size=1", "/app/dist/main.js",
+    nodeImage, "node", ...MONITOR_NODE_FLAGS, "/app/dist/main.js",
   );
   await waitFor(async () => (await fetchText(port, "/healthz"))?.status === 200, 15_000, "monitor /healthz");
   return { id, port };

@@ -1,0 +1,278 @@
+/**
+ * `npm run bench`: the process monitor against the stop-gap it replaces, side by side, in one run,
+ * on the same busybox container holding 1,000 and then 5,000 processes shaped like MCP servers
+ * (npm exec → sh → sleep, each group its own session under a main server).
+ *
+ *   stop-gap tick   `docker exec <target> ps aux | grep -E 'npm exec|@modelcontextprotocol' | wc -l`
+ *                   plus `docker stats --no-stream <target>`, as the operator's shell loop ran them.
+ *                   CPU = the CLI processes (bash `times`) + what dockerd, containerd and the shims
+ *                   spent meanwhile (their /proc times, children included: the exec'd ps is one).
+ *   monitor         the real program (dist/main.js) in its own container joined to the target's PID
+ *                   namespace, as the stack runs it, in dry-run with no cap so it only scans and decides.
+ *                   CPU per scan = its process's CPU time over a run of scans / the scans it made
+ *                   (scrapes of /metrics included); wall = its scan_duration gauge; RSS = VmRSS/VmHWM.
+ *   leak-to-reap    at the default interval (5 s) and orphan grace (30 s), the time from a leak
+ *                   appearing (PID 1 leaks a group on SIGUSR1) to the monitor's decision to reap it.
+ *
+ * Prints figures; asserts nothing (machines differ). Targets from the issue are printed beside them.
+ * Needs a Docker engine (scripts/start-docker.sh).
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import type * as DockerSupport from "../test/support/docker";
+import type * as ImageSupport from "../test/support/images";
+import type * as TargetSupport from "../test/monitor/support/target";
+import type * as BuildSupport from "../test/monitor/support/build";
+import type * as PromSupport from "../test/monitor/support/prom";
+
+const SIZES = [1000, 5000];
+const TARGETS = { cpuMsAt1000: 25, cpuMsAt5000: 60, rssMiBAt5000: 64 };
+const STOP_GAP_TICKS = 3;
+const MEASURED_SCANS = 16;
+const MEASURE_INTERVAL_MS = 500;
+const TICKS_PER_SECOND = 100;
+
+/**
+ * The shared test support reaches vitest through test/support/docker.ts (for describeWithDocker), and
+ * vitest refuses to load outside its runner. The bench uses only the docker and image helpers, so it
+ * loads them with vitest's describe/it stubbed rather than keeping a second copy of them.
+ */
+function loadTestSupport() {
+  const vitest = require.resolve("vitest");
+  require.cache[vitest] = { id: vitest, filename: vitest, loaded: true, exports: { describe() {}, it() {} } } as NodeJS.Module;
+  return {
+    docker: require("../test/support/docker") as typeof DockerSupport,
+    images: require("../test/support/images") as typeof ImageSupport,
+    target: require("../test/monitor/support/target") as typeof TargetSupport,
+    build: require("../test/monitor/support/build") as typeof BuildSupport,
+    prom: require("../test/monitor/support/prom") as typeof PromSupport,
+  };
+}
+
+const { docker: dockerSupport, images, target: targetSupport, build: buildSupport, prom } = loadTestSupport();
+const { docker } = dockerSupport;
+
+interface StopGapFigures {
+  count: number;
+  cliCpuMs: number;
+  daemonCpuMs: number;
+  wallMs: number;
+}
+
+interface MonitorFigures {
+  scans: number;
+  cpuMsPerScan: number;
+  wallMsPerScan: number;
+  rssMiB: number;
+  peakRssMiB: number;
+}
+
+async function main(): Promise<void> {
+  console.log(`monitor benchmark: node ${process.version}, ${os.cpus().length} CPUs, ${os.release()}`);
+  const results: Array<{ size: number; processes: number; stopGap: StopGapFigures; monitor: MonitorFigures }> = [];
+  let leakToReap: { decidedMs: number; boundMs: number } | undefined;
+  try {
+    const [busybox, node] = await Promise.all([images.busyboxImage(), images.nodeImage()]);
+    const build = buildSupport.buildMonitor();
+    for (const size of SIZES) {
+      const groups = Math.ceil((size - 3) / 3); // entrypoint, server and PID 1's sleep, plus 3 per group
+      const scripts = targetSupport.writeTargetScripts(targetSupport.benchServer(groups));
+      try {
+        const target = await targetSupport.startTarget(busybox, scripts, size + 500, 180_000);
+        const processes = await settledProcessCount(target, groups * 3 + 3);
+        console.log(`\n${processes} processes in the target (${groups} MCP groups)`);
+        const stopGap = average(await stopGapTicks(target));
+        console.log(
+          `  stop-gap tick: ${fmt(stopGap.cliCpuMs + stopGap.daemonCpuMs)} ms CPU ` +
+            `(CLI ${fmt(stopGap.cliCpuMs)} + docker daemons ${fmt(stopGap.daemonCpuMs)}), ${fmt(stopGap.wallMs)} ms wall, counted ${stopGap.count}`,
+        );
+        const monitor = await monitorScans(node, build, target);
+        console.log(
+          `  monitor scan+decide: ${fmt(monitor.cpuMsPerScan)} ms CPU/scan over ${monitor.scans} scans, ` +
+            `${fmt(monitor.wallMsPerScan)} ms wall/scan, RSS ${fmt(monitor.rssMiB)} MiB (peak ${fmt(monitor.peakRssMiB)} MiB)`,
+        );
+        results.push({ size, processes, stopGap, monitor });
+        if (size === SIZES[0]) {
+          leakToReap = await leakToReapTime(node, build, target);
+          console.log(`  leak-to-reap: decided ${fmt(leakToReap.decidedMs / 1000)} s after the leak (bound ${leakToReap.boundMs / 1000} s)`);
+        }
+        await docker("rm", "-f", target);
+      } finally {
+        fs.rmSync(scripts, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await dockerSupport.removeTestContainers();
+  }
+  printSummary(results, leakToReap);
+}
+
+/** Waits until the target's process count stops rising (children exec a little after "spawned"). */
+async function settledProcessCount(target: string, expected: number): Promise<number> {
+  const count = async () => Number(await docker("exec", target, "sh", "-c", "ls -d /proc/[0-9]* | wc -l")) - 2; // less sh and ls
+  let last = -1;
+  for (let i = 0; i < 120; i++) {
+    const now = await count();
+    if (now >= expected && now === last) return now;
+    last = now;
+    await sleep(1000);
+  }
+  throw new Error(`the target did not settle at ${expected} processes (last count ${last})`);
+}
+
+async function stopGapTicks(target: string): Promise<StopGapFigures[]> {
+  const ticks: StopGapFigures[] = [];
+  for (let i = 0; i < STOP_GAP_TICKS; i++) {
+    const before = daemonTicks();
+    const started = performance.now();
+    // `times` prints the shell's own and its children's CPU; the second line is the children's.
+    const out = execFileSync(
+      "bash",
+      [
+        "-c",
+        `docker exec ${target} ps aux | grep -E 'npm exec|@modelcontextprotocol' | wc -l; ` +
+          `docker stats --no-stream ${target} > /dev/null; times`,
+      ],
+      { encoding: "utf8" },
+    ).trim().split("\n");
+    const wallMs = performance.now() - started;
+    const daemonCpuMs = ((daemonTicks() - before) * 1000) / TICKS_PER_SECOND;
+    const [user, system] = out[out.length - 1].split(/\s+/).map(bashTimeMs);
+    ticks.push({ count: Number(out[0]), cliCpuMs: user + system, daemonCpuMs, wallMs });
+  }
+  return ticks;
+}
+
+/** CPU ticks (own and collected children's) of dockerd, containerd and every containerd shim. */
+function daemonTicks(): number {
+  let total = 0;
+  for (const pid of fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (!/^(dockerd|containerd|containerd-shim)/.test(comm)) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return total;
+}
+
+async function monitorScans(node: string, build: string, target: string): Promise<MonitorFigures> {
+  const monitor = await targetSupport.startMonitor(node, build, target, {
+    MONITOR_INTERVAL: `${MEASURE_INTERVAL_MS}ms`,
+    MONITOR_DRY_RUN: "true",
+    MONITOR_MAX_GROUPS: "100000",
+    MONITOR_MAIN_PATTERN: targetSupport.MAIN_PATTERN,
+  });
+  try {
+    const hostPid = Number(await docker("inspect", "-f", "{{.State.Pid}}", monitor.id));
+    const scrape = async () => prom.parseExposition((await targetSupport.fetchText(monitor.port, "/metrics"))!.text);
+    const scans = async () => prom.sampleValue(await scrape(), "metamcp_monitor_scans_total");
+    // Past the first scan, which reads every command line once.
+    await targetSupport.waitFor(async () => (await scans()) >= 2, 30_000, "two scans");
+    const cpu0 = processTicks(hostPid);
+    const scans0 = await scans();
+    const walls: number[] = [];
+    while ((await scans()) < scans0 + MEASURED_SCANS) {
+      walls.push(prom.sampleValue(await scrape(), "metamcp_monitor_scan_duration_seconds") * 1000);
+      await sleep(MEASURE_INTERVAL_MS);
+    }
+    const cpu1 = processTicks(hostPid);
+    const scans1 = await scans();
+    const status = fs.readFileSync(`/proc/${hostPid}/status`, "latin1");
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)![1]);
+    return {
+      scans: scans1 - scans0,
+      cpuMsPerScan: ((cpu1 - cpu0) * 1000) / TICKS_PER_SECOND / (scans1 - scans0),
+      wallMsPerScan: walls.reduce((a, b) => a + b, 0) / walls.length,
+      rssMiB: kb("VmRSS") / 1024,
+      peakRssMiB: kb("VmHWM") / 1024,
+    };
+  } finally {
+    await docker("rm", "-f", monitor.id);
+  }
+}
+
+function processTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Default interval and grace; the leak is PID 1's own (SIGUSR1), timed from the signal. */
+async function leakToReapTime(node: string, build: string, target: string): Promise<{ decidedMs: number; boundMs: number }> {
+  const monitor = await targetSupport.startMonitor(node, build, target, {
+    MONITOR_MAX_GROUPS: "100000",
+    MONITOR_MAIN_PATTERN: targetSupport.MAIN_PATTERN,
+  });
+  try {
+    const start = (await targetSupport.auditLines(monitor.id)).find((r) => r.event === "start")!;
+    const { intervalMs, orphanGraceMs } = start.settings as { intervalMs: number; orphanGraceMs: number };
+    const boundMs = orphanGraceMs + 2 * intervalMs;
+    const leakedAt = Date.now();
+    await docker("kill", "-s", "USR1", target);
+    let reap: Record<string, any> | undefined;
+    await targetSupport.waitFor(
+      async () => {
+        reap = (await targetSupport.auditLines(monitor.id)).find((r) => r.event === "reap" && /leak-on-signal/.test(r.cmdline));
+        return reap !== undefined;
+      },
+      boundMs + 15_000,
+      "the leak to be reaped",
+    );
+    return { decidedMs: Date.parse(reap!.ts) - reap!.durationMs - leakedAt, boundMs };
+  } finally {
+    await docker("rm", "-f", monitor.id);
+  }
+}
+
+function printSummary(
+  results: Array<{ size: number; processes: number; stopGap: StopGapFigures; monitor: MonitorFigures }>,
+  leak: { decidedMs: number; boundMs: number } | undefined,
+): void {
+  console.log("\n| processes | stop-gap tick CPU ms | stop-gap wall ms | monitor CPU ms/scan | monitor wall ms/scan | monitor RSS MiB (peak) | target |");
+  console.log("|---:|---:|---:|---:|---:|---:|---|");
+  for (const { size, processes, stopGap, monitor } of results) {
+    const cpuTarget = size <= 1000 ? TARGETS.cpuMsAt1000 : TARGETS.cpuMsAt5000;
+    const verdicts = [`CPU ≤ ${cpuTarget} ms: ${monitor.cpuMsPerScan <= cpuTarget ? "met" : "MISSED"}`];
+    if (size >= 5000) verdicts.push(`RSS ≤ ${TARGETS.rssMiBAt5000} MiB: ${monitor.peakRssMiB <= TARGETS.rssMiBAt5000 ? "met" : "MISSED"}`);
+    console.log(
+      `| ${processes} | ${fmt(stopGap.cliCpuMs + stopGap.daemonCpuMs)} | ${fmt(stopGap.wallMs)} | ${fmt(monitor.cpuMsPerScan)} | ` +
+        `${fmt(monitor.wallMsPerScan)} | ${fmt(monitor.rssMiB)} (${fmt(monitor.peakRssMiB)}) | ${verdicts.join("; ")} |`,
+    );
+  }
+  if (leak) {
+    console.log(
+      `\nleak-to-reap at the default interval and grace: ${fmt(leak.decidedMs / 1000)} s ` +
+        `(bound grace + 2 intervals = ${leak.boundMs / 1000} s: ${leak.decidedMs <= leak.boundMs ? "met" : "MISSED"})`,
+    );
+  }
+}
+
+function average(ticks: StopGapFigures[]): StopGapFigures {
+  const mean = (pick: (t: StopGapFigures) => number) => ticks.reduce((sum, t) => sum + pick(t), 0) / ticks.length;
+  return { count: ticks[0].count, cliCpuMs: mean((t) => t.cliCpuMs), daemonCpuMs: mean((t) => t.daemonCpuMs), wallMs: mean((t) => t.wallMs) };
+}
+
+/** "0m0.052s" → 52 */
+function bashTimeMs(text: string): number {
+  const match = /^(\d+)m([\d.]+)s$/.exec(text);
+  return match ? (Number(match[1]) * 60 + Number(match[2])) * 1000 : NaN;
+}
+
+function fmt(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
