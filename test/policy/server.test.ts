@@ -121,6 +121,26 @@ describe("the pack served by Pulumi's runner", () => {
     ]);
   });
 
+  it("runs in a first preview, skipping only what is unknown (no \"can't run during preview\")", async () => {
+    // How the engine marshals a value not known yet (Go's plugin.UnknownStringValue).
+    const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    const props = { ...containerProps("app", "prod"), image: unknown };
+    const request = new analyzer.AnalyzeRequest();
+    request.setType(CONTAINER);
+    request.setName("metamcp-container");
+    request.setUrn(urnOf("prod", CONTAINER, "metamcp-container"));
+    request.setProperties(Struct.fromJavaScript(props));
+    request.setOptions(options());
+    const container = stackResource(CONTAINER, "metamcp-container", props);
+    const pids = stackResource(PIDS_LIMIT, "metamcp-pids", { containerId: unknown, limit: 100 }, [container.getUrn()]);
+    const stack = new analyzer.AnalyzeStackRequest();
+    stack.setResourcesList([container, pids]);
+    expect({
+      resource: diagnosticsOf(await call("analyze", request)),
+      stack: diagnosticsOf(await call("analyzeStack", stack)),
+    }).toEqual({ resource: [], stack: [] });
+  });
+
   // Last: the configuration stays with the server for the tests after it.
   it("takes policy config the way the CLI sends --policy-pack-config: a tighter PID range", async () => {
     const configure = new analyzer.ConfigureAnalyzerRequest();
