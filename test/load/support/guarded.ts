@@ -77,6 +77,29 @@ export async function startGuarded(spec: GuardSpec, args: string[], dockerHost =
     throw new Error(`PidsLimit create reported ${created.outs?.limit} in force on ${id}, expected ${spec.pids}`);
   }
   await docker("-H", dockerHost, "start", id);
+  // What the engine recorded must be exactly the spec, or every figure measured on it would be about
+  // some other configuration.
+  const [inspected] = JSON.parse(await docker("-H", dockerHost, "inspect", id)) as Array<{ HostConfig: Record<string, any> }>;
+  const host = inspected.HostConfig;
+  const recorded = {
+    memory: host.Memory,
+    memorySwap: host.MemorySwap,
+    nanoCpus: host.NanoCpus,
+    init: host.Init === true, // absent or null when not set
+    restart: host.RestartPolicy?.Name,
+    pids: host.PidsLimit,
+  };
+  const expected = {
+    memory: spec.memoryMiB * 1024 * 1024,
+    memorySwap: spec.memorySwapMiB * 1024 * 1024,
+    nanoCpus: Math.round(Number(spec.cpus) * 1e9),
+    init: spec.init,
+    restart: spec.restart,
+    pids: spec.pids,
+  };
+  if (JSON.stringify(recorded) !== JSON.stringify(expected)) {
+    throw new Error(`container ${id} runs with ${JSON.stringify(recorded)}, expected ${JSON.stringify(expected)}`);
+  }
   return id;
 }
 
