@@ -27,8 +27,11 @@ describeWithDocker("fork bomb under the prod stack's limits", () => {
     beatDir = fs.mkdtempSync(path.join(os.tmpdir(), "metamcp-guard-forkbomb-"));
   });
   afterAll(async () => {
-    await removeTestContainers();
-    fs.rmSync(beatDir, { recursive: true, force: true });
+    try {
+      await removeTestContainers();
+    } finally {
+      if (beatDir) fs.rmSync(beatDir, { recursive: true, force: true });
+    }
   });
 
   it(

@@ -31,8 +31,11 @@ describeWithDocker("memory hog under the prod stack's limits", () => {
     beatDir = fs.mkdtempSync(path.join(os.tmpdir(), "metamcp-guard-memhog-"));
   });
   afterAll(async () => {
-    await removeTestContainers();
-    fs.rmSync(beatDir, { recursive: true, force: true });
+    try {
+      await removeTestContainers();
+    } finally {
+      if (beatDir) fs.rmSync(beatDir, { recursive: true, force: true });
+    }
   });
 
   const heartbeatContainer = (spec: GuardSpec, name: string) =>

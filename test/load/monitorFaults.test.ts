@@ -5,7 +5,7 @@
 // support/privateDaemon.ts): the shared engine is never restarted.
 import * as fs from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildMonitor } from "../monitor/support/build";
+import { buildMonitor, removeMonitorBuild } from "../monitor/support/build";
 import { describeWithDocker, docker, type DockerCliError, removeTestContainers } from "../support/docker";
 import { nodeImage } from "../support/images";
 import { cgroupDir, readCgroupNumber } from "./support/cgroup";
@@ -63,9 +63,17 @@ describeWithDocker("the monitor through faults", () => {
     scripts = writeLeakScripts();
   });
   afterAll(async () => {
-    await removeTestContainers();
-    await daemon?.dispose();
-    fs.rmSync(scripts, { recursive: true, force: true });
+    // Each cleanup runs whatever the one before it did.
+    try {
+      await removeTestContainers();
+    } finally {
+      try {
+        await daemon?.dispose();
+      } finally {
+        if (scripts) fs.rmSync(scripts, { recursive: true, force: true });
+        removeMonitorBuild();
+      }
+    }
   });
 
   /** Target and monitor on `host`, and the first reap seen (the monitor works before the fault). */

@@ -5,7 +5,7 @@
 // has exactly one reap record per leaked group.
 import * as fs from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildMonitor } from "../monitor/support/build";
+import { buildMonitor, removeMonitorBuild } from "../monitor/support/build";
 import { describeWithDocker, docker, removeTestContainers } from "../support/docker";
 import { nodeImage } from "../support/images";
 import { cgroupDir, readCgroupNumber } from "./support/cgroup";
@@ -62,8 +62,12 @@ describeWithDocker("MCP groups leaking for a minute under the monitor", () => {
     scripts = writeLeakScripts();
   });
   afterAll(async () => {
-    await removeTestContainers();
-    fs.rmSync(scripts, { recursive: true, force: true });
+    try {
+      await removeTestContainers();
+    } finally {
+      if (scripts) fs.rmSync(scripts, { recursive: true, force: true });
+      removeMonitorBuild();
+    }
   });
 
   it(

@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as http from "node:http";
 import { performance } from "node:perf_hooks";
+import { onTestFinished } from "vitest";
 
 export interface ProbeStats {
   samples: number;
@@ -29,15 +30,22 @@ export interface HostProbe {
 /** A forgotten probe stops by itself after this long, so the loop is bounded whatever a test does. */
 const MAX_PROBE_MS = 5 * 60_000;
 
+/** Exits when its stdin closes too, so it cannot outlive the test process. */
 const SERVER = `
 const http = require("node:http");
 const server = http.createServer((req, res) => res.end("ok"));
 server.listen(0, "127.0.0.1", () => console.log(server.address().port));
 process.on("SIGTERM", () => process.exit(0));
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
 `;
 
+/**
+ * Starts probing. Call from inside a test: if the test fails before `stop()`, the probe is stopped when the
+ * test finishes anyway.
+ */
 export async function startHostProbe(intervalMs = 100, timeoutMs = 1_000): Promise<HostProbe> {
-  const server = spawn(process.execPath, ["-e", SERVER], { stdio: ["ignore", "pipe", "inherit"] });
+  const server = spawn(process.execPath, ["-e", SERVER], { stdio: ["pipe", "pipe", "inherit"] });
   const port = await firstLine(server);
   const latencies: number[] = [];
   const errors: string[] = [];
@@ -59,8 +67,9 @@ export async function startHostProbe(intervalMs = 100, timeoutMs = 1_000): Promi
     }
   })();
 
-  return {
-    async stop() {
+  let result: Promise<ProbeStats> | undefined;
+  const stop = () =>
+    (result ??= (async () => {
       stopped = true;
       await loop;
       server.kill("SIGTERM");
@@ -72,8 +81,11 @@ export async function startHostProbe(intervalMs = 100, timeoutMs = 1_000): Promi
         medianLatencyMs: round(sorted[Math.floor(sorted.length / 2)] ?? NaN),
         errors,
       };
-    },
-  };
+    })());
+  onTestFinished(async () => {
+    await stop();
+  });
+  return { stop };
 }
 
 function round(ms: number): number {

@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { onTestFinished } from "vitest";
 
 /**
  * A process that was running before the trouble started and must keep working through it: every 100 ms it
@@ -84,8 +85,8 @@ export function heartbeatAgeMs(dir: string, name = "beat"): number {
 }
 
 /**
- * Samples the heartbeat every `everyMs` until `stop` is called; resolves to the largest age seen, i.e. the
- * longest the process went without writing (plus up to one interval).
+ * Samples the heartbeat every `everyMs` until `stop` is called (or the test finishes); resolves to the largest
+ * age seen, i.e. the longest the process went without writing (plus up to one interval). Call inside a test.
  */
 export function watchHeartbeat(dir: string, name = "beat", everyMs = 100): { stop(): Promise<number> } {
   let worst = 0;
@@ -97,11 +98,13 @@ export function watchHeartbeat(dir: string, name = "beat", everyMs = 100): { sto
       await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
   })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      return worst;
-    },
+  const stop = async () => {
+    stopped = true;
+    await loop;
+    return worst;
   };
+  onTestFinished(async () => {
+    await stop();
+  }); // stops with the test even if the test fails first
+  return { stop };
 }
