@@ -44,12 +44,18 @@ export function guardLabels(config: StackConfig, role: Role, extra: Record<strin
   return Object.entries(labels).map(([label, value]) => ({ label, value }));
 }
 
+/** The container settings the stack decides for every container alike. */
+export type GuardedSettings = Pick<
+  docker.ContainerArgs,
+  "memory" | "memorySwap" | "cpus" | "logDriver" | "logOpts" | "restart" | "labels" | "securityOpts"
+>;
+
 /** What every container gets: limits, rotation, restart policy, labels and no privilege escalation. */
 export function guardedContainerArgs(
   config: StackConfig,
   role: Role,
   settings: { limits: ContainerLimits; restart: string; labels?: Record<string, string> },
-): Partial<docker.ContainerArgs> {
+): GuardedSettings {
   return {
     ...limitArgs(settings.limits),
     ...logArgs(config),

@@ -6,8 +6,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { METAMCP_PORT } from "../config/schema/app";
-import { containerName, guardedContainerArgs } from "../containerSettings";
-import { PidsLimit } from "../pidsLimit";
+import type { PidsLimit } from "../pidsLimit";
+import { guardedContainer } from "./guardedContainer";
 
 export interface MetaMcpArgs {
   config: StackConfig;
@@ -55,44 +55,37 @@ export class MetaMcp extends pulumi.ComponentResource {
       NEXT_PUBLIC_APP_URL: app.publicUrl,
     }).map(([key, value]) => `${key}=${value}`);
 
-    this.container = new docker.Container(
-      `${name}-container`,
+    ({ container: this.container, pidsLimit: this.pidsLimit } = guardedContainer(
+      name,
       {
-        name: containerName(config, "app"),
-        image: image.imageId,
-        ...guardedContainerArgs(config, "app", { ...app, labels: config.proxy?.labels }),
-        init: app.init,
-        envs: [
-          ...plainEnv,
-          ...(args.databaseEnv ?? []),
-          pulumi.interpolate`BETTER_AUTH_SECRET=${args.authSecret}`,
-          pulumi.interpolate`DATABASE_URL=${args.databaseUrl}`,
-        ],
-        ports: [{ internal: METAMCP_PORT, external: app.port, ip: app.bindAddress }],
-        networksAdvanced: args.networks.map((network) => ({ name: network })),
-        healthcheck: {
-          tests: HEALTHCHECK_COMMAND,
-          interval: app.healthcheck.interval,
-          timeout: app.healthcheck.timeout,
-          retries: app.healthcheck.retries,
-          startPeriod: app.healthcheck.startPeriod,
+        config,
+        role: "app",
+        limits: app.limits,
+        restart: app.restart,
+        labels: config.proxy?.labels,
+        container: {
+          image: image.imageId,
+          init: app.init,
+          envs: [
+            ...plainEnv,
+            ...(args.databaseEnv ?? []),
+            pulumi.interpolate`BETTER_AUTH_SECRET=${args.authSecret}`,
+            pulumi.interpolate`DATABASE_URL=${args.databaseUrl}`,
+          ],
+          ports: [{ internal: METAMCP_PORT, external: app.port, ip: app.bindAddress }],
+          networksAdvanced: args.networks.map((network) => ({ name: network })),
+          healthcheck: {
+            tests: HEALTHCHECK_COMMAND,
+            interval: app.healthcheck.interval,
+            timeout: app.healthcheck.timeout,
+            retries: app.healthcheck.retries,
+            startPeriod: app.healthcheck.startPeriod,
+          },
         },
       },
-      {
-        ...childOpts,
-        dependsOn: args.dependsOn,
-        // Fixed name: the old container must go before its replacement can take the name.
-        // Health-check edits are not applied in place by this provider version, so replace.
-        deleteBeforeReplace: true,
-        replaceOnChanges: ["healthcheck"],
-      },
-    );
-
-    this.pidsLimit = new PidsLimit(
-      `${name}-pids`,
-      { dockerHost: config.dockerHost, containerId: this.container.id, limit: app.limits.pids },
-      { parent: this },
-    );
+      // Health-check edits are not applied in place by this provider version, so replace.
+      { ...childOpts, dependsOn: args.dependsOn, replaceOnChanges: ["healthcheck"] },
+    ));
 
     this.url = pulumi.output(app.publicUrl);
     this.containerId = this.container.id;

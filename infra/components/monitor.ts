@@ -6,10 +6,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import { containerName, guardedContainerArgs } from "../containerSettings";
 import { contextHash, MONITOR_CONTEXT } from "../monitor/buildContext";
 import { monitorEnvironment } from "../monitor/env";
-import { PidsLimit } from "../pidsLimit";
+import type { PidsLimit } from "../pidsLimit";
+import { guardedContainer } from "./guardedContainer";
 
 export interface ProcessMonitorArgs {
   config: StackConfig;
@@ -47,29 +47,27 @@ export class ProcessMonitor extends pulumi.ComponentResource {
         ).imageName;
 
     const env = monitorEnvironment(monitor, { limits: config.app.limits });
-    this.container = new docker.Container(
-      `${name}-container`,
+    ({ container: this.container, pidsLimit: this.pidsLimit } = guardedContainer(
+      name,
       {
-        name: containerName(config, "monitor"),
-        image,
-        ...guardedContainerArgs(config, "monitor", monitor),
-        // The id, not the name: a name reads back as container:<id> and would replace the monitor
-        // on every run. A new MetaMCP container means a new id, so the monitor follows it.
-        pidMode: pulumi.interpolate`container:${args.targetContainerId}`,
-        capabilities: { drops: ["ALL"], adds: ["KILL"] },
-        readOnly: true,
-        envs: Object.entries(env).map(([key, value]) => `${key}=${value}`),
-        networksAdvanced: [{ name: args.network }],
-        ports: [{ internal: monitor.metrics.port, external: monitor.metrics.port, ip: "127.0.0.1" }],
+        config,
+        role: "monitor",
+        limits: monitor.limits,
+        restart: monitor.restart,
+        container: {
+          image,
+          // The id, not the name: a name reads back as container:<id> and would replace the monitor
+          // on every run. A new MetaMCP container means a new id, so the monitor follows it.
+          pidMode: pulumi.interpolate`container:${args.targetContainerId}`,
+          capabilities: { drops: ["ALL"], adds: ["KILL"] },
+          readOnly: true,
+          envs: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+          networksAdvanced: [{ name: args.network }],
+          ports: [{ internal: monitor.metrics.port, external: monitor.metrics.port, ip: "127.0.0.1" }],
+        },
       },
-      { ...childOpts, deleteBeforeReplace: true },
-    );
-
-    this.pidsLimit = new PidsLimit(
-      `${name}-pids`,
-      { dockerHost: config.dockerHost, containerId: this.container.id, limit: monitor.limits.pids },
-      { parent: this },
-    );
+      childOpts,
+    ));
 
     this.containerId = this.container.id;
     this.containerName = this.container.name;

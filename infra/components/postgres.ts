@@ -5,12 +5,15 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import { containerName, guardedContainerArgs, LABEL_STACK } from "../containerSettings";
-import { PidsLimit } from "../pidsLimit";
+import { LABEL_STACK } from "../containerSettings";
+import type { PidsLimit } from "../pidsLimit";
+import { guardedContainer } from "./guardedContainer";
 
 export const POSTGRES_PORT = 5432;
 /** The name MetaMCP reaches Postgres by on the private network. */
 export const POSTGRES_HOST = "postgres";
+/** tini as PID 1 for Postgres too: it forwards signals, so a stop is a clean shutdown. */
+export const POSTGRES_INIT = true;
 
 export interface PostgresArgs {
   config: StackConfig;
@@ -45,39 +48,35 @@ export class Postgres extends pulumi.ComponentResource {
       { ...childOpts, protect: config.protectData, retainOnDelete: true },
     );
 
-    const name_ = containerName(config, "db");
-    this.container = new docker.Container(
-      `${name}-container`,
+    ({ container: this.container, pidsLimit: this.pidsLimit } = guardedContainer(
+      name,
       {
-        name: name_,
-        image: image.imageId,
-        ...guardedContainerArgs(config, "db", db),
-        init: true,
-        envs: [
-          `POSTGRES_USER=${db.user}`,
-          `POSTGRES_DB=${db.name}`,
-          pulumi.interpolate`POSTGRES_PASSWORD=${password}`,
-        ],
-        mounts: [{ type: "volume", source: volume.name, target: "/var/lib/postgresql/data" }],
-        networksAdvanced: [{ name: network.name, aliases: [POSTGRES_HOST] }],
-        healthcheck: {
-          tests: ["CMD-SHELL", `pg_isready -U ${db.user} -d ${db.name}`],
-          interval: "10s",
-          timeout: "5s",
-          retries: 5,
-          startPeriod: "30s",
+        config,
+        role: "db",
+        limits: db.limits,
+        restart: db.restart,
+        container: {
+          image: image.imageId,
+          init: POSTGRES_INIT,
+          envs: [
+            `POSTGRES_USER=${db.user}`,
+            `POSTGRES_DB=${db.name}`,
+            pulumi.interpolate`POSTGRES_PASSWORD=${password}`,
+          ],
+          mounts: [{ type: "volume", source: volume.name, target: "/var/lib/postgresql/data" }],
+          networksAdvanced: [{ name: network.name, aliases: [POSTGRES_HOST] }],
+          healthcheck: {
+            tests: ["CMD-SHELL", `pg_isready -U ${db.user} -d ${db.name}`],
+            interval: "10s",
+            timeout: "5s",
+            retries: 5,
+            startPeriod: "30s",
+          },
         },
       },
-      // Fixed names: the old container must go before its replacement can take the name.
       // Health-check edits are not applied in place by this provider version, so replace.
-      { ...childOpts, deleteBeforeReplace: true, replaceOnChanges: ["healthcheck"] },
-    );
-
-    this.pidsLimit = new PidsLimit(
-      `${name}-pids`,
-      { dockerHost: config.dockerHost, containerId: this.container.id, limit: db.limits.pids },
-      { parent: this },
-    );
+      { ...childOpts, replaceOnChanges: ["healthcheck"] },
+    ));
 
     this.containerId = this.container.id;
     this.containerName = this.container.name;

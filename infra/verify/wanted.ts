@@ -5,6 +5,7 @@
  */
 import { ConfigError, type StackConfig } from "../config";
 import { HEALTHCHECK_COMMAND } from "../components/metamcp";
+import { POSTGRES_INIT } from "../components/postgres";
 import { containerName, guardLabels, limitArgs, logArgs, type Role } from "../containerSettings";
 import { ROLES } from "../host/names";
 import { containerLimits, planSlices, sliceProblems } from "../host/plan";
@@ -48,12 +49,6 @@ export interface WantedContainer {
   /** HostConfig.CgroupParent; undefined when host.slices.enabled is false. */
   cgroupParent?: string;
 }
-
-/**
- * Postgres runs with tini as PID 1. KEEP IN STEP with infra/components/postgres.ts, which sets
- * `init: true` inline rather than exporting it; move this there when that file is next touched.
- */
-const POSTGRES_INIT = true;
 
 /** The settings block of each role in the stack config. */
 function roleSettings(config: StackConfig, role: Role): { restart: string; labels?: Record<string, string> } {
