@@ -23,14 +23,12 @@ export interface ProcStat {
 
 /**
  * A process as the monitor sees it. The stat parser creates objects of this whole shape, with the
- * fields it cannot know (command line, uid, RSS in bytes) empty, so the reader fills them in instead
- * of copying every field into a second object, once per process per scan.
+ * fields it cannot know (command line, RSS in bytes) empty, so the reader fills them in instead of
+ * copying every field into a second object, once per process per scan.
  */
 export interface ProcessInfo extends ProcStat {
   /** Arguments joined by spaces; for zombies and processes without one, "[comm]" as ps shows it. */
   cmdline: string;
-  /** Real uid, or -1 when it could not be read. */
-  uid: number;
   rssBytes: number;
 }
 
@@ -58,7 +56,7 @@ const wanted = new Float64Array(8);
  * parseStat on the bytes as read, without making strings of the numbers: this runs once per process
  * per scan, and garbage made here is most of what the monitor's heap churns through. With `into`
  * (this process's object from the last scan) the fields are written into it, and its name string is
- * kept when the bytes still spell it; the command line, uid and RSS in bytes are left for the reader.
+ * kept when the bytes still spell it; the command line and RSS in bytes are left for the reader.
  * A line that does not parse leaves `into` partly written: the caller drops it.
  */
 export function parseStatBuffer(buffer: Buffer, length: number, into?: ProcessInfo): ProcessInfo | undefined {
@@ -106,7 +104,6 @@ export function parseStatBuffer(buffer: Buffer, length: number, into?: ProcessIn
     startTime: wanted[6],
     rssPages: wanted[7],
     cmdline: "",
-    uid: -1,
     rssBytes: 0,
   };
 }

@@ -1,9 +1,9 @@
 /**
  * Reads the process table from /proc. The hot path is one `stat` read per process per scan, made
  * cheap three ways: each process's stat file is opened once and kept open (a scan is then one
- * pread per process, not open+read+close); the bytes are parsed in place, into one reused buffer;
- * and command lines and uids are read only when a process is first seen, or after it execs (same
- * pid and start time, new name).
+ * pread per process, not open+read+close); the bytes are parsed in place, into the object the
+ * process had last scan; and command lines are read only when a process is first seen, or after it
+ * execs (same pid and start time, new name), into one reused buffer.
  *
  * A kept descriptor belongs to the process it was opened for: once that process is gone, reads fail
  * with ESRCH even if its pid has been handed to a new process, so a reused pid is never mistaken for
@@ -15,15 +15,7 @@
  * stops a scan.
  */
 import * as fs from "node:fs";
-import {
-  parseCmdline,
-  parseStatBuffer,
-  parseStatusRssKb,
-  parseStatusUid,
-  parseUptime,
-  type ProcessInfo,
-  type ProcStat,
-} from "./parse";
+import { parseCmdline, parseStatBuffer, parseStatusRssKb, parseUptime, type ProcessInfo, type ProcStat } from "./parse";
 
 export type { ProcessInfo } from "./parse";
 
@@ -43,8 +35,6 @@ const GONE = new Set(["ENOENT", "ESRCH"]);
 const DENIED = new Set(["EACCES", "EPERM"]);
 const OUT_OF_DESCRIPTORS = new Set(["EMFILE", "ENFILE"]);
 
-type ReadResult = { text: string } | { error: "gone" | "denied" };
-
 /** What the reader keeps about a process between scans. */
 interface Tracked {
   /** Open descriptor on its stat file, or -1 when descriptors are not kept. */
@@ -56,6 +46,7 @@ interface Tracked {
 
 export class ProcReader {
   private readonly buffer = Buffer.allocUnsafe(4096);
+  private readonly cmdlineBuffer = Buffer.allocUnsafe(65536);
   private readonly tracked = new Map<number, Tracked>();
   private scanNumber = 0;
   private keepDescriptors: boolean;
@@ -69,7 +60,7 @@ export class ProcReader {
   }
 
   /**
-   * Reads every process's stat (and, for new processes, cmdline and status). The objects in the
+   * Reads every process's stat (and, for new processes, the command line). The objects in the
    * table are reused by the next scan: whatever must outlive a scan copies what it needs.
    */
   scan(): ProcessTable {
@@ -106,7 +97,7 @@ export class ProcReader {
 
   /**
    * A process seen for the first time, or after an exec (same pid and start time, new name): its
-   * stat, command line and uid. Returns "gone" when it exited, or its pid was reused, meanwhile.
+   * stat and command line. Returns "gone" when it exited, or its pid was reused, meanwhile.
    */
   private readNew(pid: number, scan: number): ProcessInfo | "gone" | "denied" {
     let entry = this.tracked.get(pid);
@@ -116,18 +107,15 @@ export class ProcReader {
       entry = { fd: opened.fd, info: opened.stat, seenInScan: scan };
     }
     const { info } = entry;
-    const cmdline = this.readWhole(`${this.root}/${pid}/cmdline`);
-    const status = this.readWhole(`${this.root}/${pid}/status`);
-    // Those were read by path: only if the process is still the one we hold is the pid not reused.
+    const cmdline = this.readCmdline(pid);
+    // That was read by path: only if the process is still the one we hold is the pid not reused.
     const again = entry.fd >= 0 ? this.readKept(entry.fd) : this.readStatOnce(pid);
     if (again === undefined || again.startTime !== info.startTime) {
       this.forget(pid, entry);
       return "gone";
     }
-    const args = "text" in cmdline ? parseCmdline(cmdline.text) : "";
     // Zombies have no command line yet keep their pid: remembering "[comm]" for them is right.
-    info.cmdline = args === "" ? `[${info.comm}]` : args;
-    info.uid = ("text" in status ? parseStatusUid(status.text) : undefined) ?? -1;
+    info.cmdline = cmdline === "" ? `[${info.comm}]` : cmdline;
     info.rssBytes = info.rssPages * this.pageSize;
     entry.seenInScan = scan;
     this.tracked.set(pid, entry);
@@ -237,11 +225,26 @@ export class ProcReader {
     }
   }
 
-  private readWhole(path: string): ReadResult {
+  /**
+   * The command line, "" when there is none or the process is gone. Read into a shared 64 KiB buffer:
+   * a longer one is cut there, which leaves the command and its first arguments for the patterns.
+   */
+  private readCmdline(pid: number): string {
+    let fd: number;
     try {
-      return { text: fs.readFileSync(path, "latin1") };
+      fd = fs.openSync(`${this.root}/${pid}/cmdline`, "r");
     } catch (err) {
-      return failure(err);
+      failure(err);
+      return "";
+    }
+    try {
+      const length = fs.readSync(fd, this.cmdlineBuffer, 0, this.cmdlineBuffer.length, 0);
+      return parseCmdline(this.cmdlineBuffer.toString("latin1", 0, length));
+    } catch (err) {
+      failure(err);
+      return "";
+    } finally {
+      fs.closeSync(fd);
     }
   }
 }

@@ -27,7 +27,6 @@ export interface ProcSpec {
   cpuTicks?: number;
   threads?: number;
   rssMiB?: number;
-  uid?: number;
 }
 
 export function proc(spec: ProcSpec): ProcessInfo {
@@ -48,7 +47,6 @@ export function proc(spec: ProcSpec): ProcessInfo {
     rssPages: state === "Z" ? 0 : rssPages,
     rssBytes: state === "Z" ? 0 : rssPages * PAGE,
     cmdline: state === "Z" ? `[${comm}]` : spec.cmd,
-    uid: spec.uid ?? 1001,
   };
 }
 
@@ -155,7 +153,7 @@ export function writeProcess(root: string, p: ProcessInfo): void {
   fs.writeFileSync(path.join(dir, "cmdline"), args);
   fs.writeFileSync(
     path.join(dir, "status"),
-    `Name:\t${p.comm}\nState:\t${p.state}\nPid:\t${p.pid}\nPPid:\t${p.ppid}\nUid:\t${p.uid}\t${p.uid}\t${p.uid}\t${p.uid}\n` +
+    `Name:\t${p.comm}\nState:\t${p.state}\nPid:\t${p.pid}\nPPid:\t${p.ppid}\nUid:\t1001\t1001\t1001\t1001\n` +
       (p.state === "Z" ? "" : `VmRSS:\t${p.rssBytes / 1024} kB\n`),
   );
 }
