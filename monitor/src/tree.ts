@@ -22,7 +22,7 @@ export interface McpGroup {
   sid: number;
   /** The process groups in the session; normally just [sid]. */
   pgids: number[];
-  /** Live (non-zombie) members; only these can be signalled and hold memory. */
+  /** Live (non-zombie) members; only these can be signalled and hold memory. The reader rewrites these objects next scan. */
   members: ProcessInfo[];
   /** The leader if it is alive (not a zombie). */
   leader: ProcessInfo | undefined;

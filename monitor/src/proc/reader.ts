@@ -15,7 +15,7 @@
  * stops a scan.
  */
 import * as fs from "node:fs";
-import { parseCmdline, parseStatBuffer, parseStatusRssKb, parseUptime, type ProcessInfo, type ProcStat } from "./parse";
+import { parseCmdline, parseStatBuffer, parseStatusRssKb, parseUptime, type ProcessInfo } from "./parse";
 
 export type { ProcessInfo } from "./parse";
 
@@ -75,7 +75,7 @@ export class ProcReader {
       const known = this.tracked.get(pid);
       if (known) {
         const { startTime, comm } = known.info;
-        if (this.readCurrent(pid, known) === undefined || known.info.startTime !== startTime) {
+        if (this.statNow(pid, known.fd, known.info) === undefined || known.info.startTime !== startTime) {
           this.forget(pid, known); // gone; the pid is listed again, so a new process has it
         } else if (known.info.comm === comm) {
           known.seenInScan = scan;
@@ -109,7 +109,7 @@ export class ProcReader {
     const { info } = entry;
     const cmdline = this.readCmdline(pid);
     // That was read by path: only if the process is still the one we hold is the pid not reused.
-    const again = entry.fd >= 0 ? this.readKept(entry.fd) : this.readStatOnce(pid);
+    const again = this.statNow(pid, entry.fd);
     if (again === undefined || again.startTime !== info.startTime) {
       this.forget(pid, entry);
       return "gone";
@@ -123,10 +123,10 @@ export class ProcReader {
   }
 
   /** One process's stat now, from a fresh open: what the reaper checks before each signal. */
-  readStat(pid: number): ProcessInfo | "gone" | "denied" {
-    const result = this.readSmall(`${this.root}/${pid}/stat`);
+  readStat(pid: number, into?: ProcessInfo): ProcessInfo | "gone" | "denied" {
+    const result = this.readFile(`${this.root}/${pid}/stat`, this.buffer);
     if ("error" in result) return result.error;
-    return parseStatBuffer(this.buffer, result.length) ?? "gone";
+    return parseStatBuffer(this.buffer, result.length, into) ?? "gone";
   }
 
   /** Number of processes remembered; exposed so tests can prove the reader forgets exited ones. */
@@ -146,11 +146,10 @@ export class ProcReader {
     for (const [pid, entry] of this.tracked) this.forget(pid, entry);
   }
 
-  /** A known process's stat now, written into its object; undefined when it is gone. */
-  private readCurrent(pid: number, entry: Tracked): ProcessInfo | undefined {
-    if (entry.fd >= 0) return this.readKept(entry.fd, entry.info);
-    const result = this.readSmall(`${this.root}/${pid}/stat`);
-    return "error" in result ? undefined : parseStatBuffer(this.buffer, result.length, entry.info);
+  /** Its stat now, through its kept descriptor if it has one (fd >= 0), else by path; undefined when gone. */
+  private statNow(pid: number, fd: number, into?: ProcessInfo): ProcessInfo | undefined {
+    const stat = fd >= 0 ? this.readKept(fd, into) : this.readStat(pid, into);
+    return typeof stat === "object" ? stat : undefined;
   }
 
   /** Reads through a kept descriptor (into `into` when given); undefined when its process is gone. */
@@ -162,11 +161,6 @@ export class ProcReader {
       if (failure(err).error === "gone") return undefined;
       throw err;
     }
-  }
-
-  private readStatOnce(pid: number): ProcStat | undefined {
-    const stat = this.readStat(pid);
-    return typeof stat === "object" ? stat : undefined;
   }
 
   /** Opens a process's stat file, reads it, and keeps the descriptor if we can. */
@@ -202,14 +196,14 @@ export class ProcReader {
   }
 
   private readUptime(): number {
-    const result = this.readSmall(`${this.root}/uptime`);
+    const result = this.readFile(`${this.root}/uptime`, this.buffer);
     const uptime = "error" in result ? undefined : parseUptime(this.buffer.toString("latin1", 0, result.length));
     if (uptime === undefined) throw new Error(`cannot read ${this.root}/uptime`);
     return uptime;
   }
 
-  /** Reads a file that fits the shared buffer (stat: well under 1 KiB) into it. */
-  private readSmall(path: string): { length: number } | { error: "gone" | "denied" } {
+  /** Reads a file into one of the shared buffers (up to its size: stat is well under 1 KiB). */
+  private readFile(path: string, buffer: Buffer): { length: number } | { error: "gone" | "denied" } {
     let fd: number;
     try {
       fd = fs.openSync(path, "r");
@@ -217,7 +211,7 @@ export class ProcReader {
       return failure(err);
     }
     try {
-      return { length: fs.readSync(fd, this.buffer, 0, this.buffer.length, 0) };
+      return { length: fs.readSync(fd, buffer, 0, buffer.length, 0) };
     } catch (err) {
       return failure(err);
     } finally {
@@ -230,22 +224,8 @@ export class ProcReader {
    * a longer one is cut there, which leaves the command and its first arguments for the patterns.
    */
   private readCmdline(pid: number): string {
-    let fd: number;
-    try {
-      fd = fs.openSync(`${this.root}/${pid}/cmdline`, "r");
-    } catch (err) {
-      failure(err);
-      return "";
-    }
-    try {
-      const length = fs.readSync(fd, this.cmdlineBuffer, 0, this.cmdlineBuffer.length, 0);
-      return parseCmdline(this.cmdlineBuffer.toString("latin1", 0, length));
-    } catch (err) {
-      failure(err);
-      return "";
-    } finally {
-      fs.closeSync(fd);
-    }
+    const result = this.readFile(`${this.root}/${pid}/cmdline`, this.cmdlineBuffer);
+    return "error" in result ? "" : parseCmdline(this.cmdlineBuffer.toString("latin1", 0, result.length));
   }
 }
 
