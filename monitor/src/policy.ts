@@ -81,9 +81,11 @@ export function decide({ nowMs, snapshot, settings, memory, reaping }: PolicyInp
   if (emergency) {
     const why = `${snapshot.tasks} tasks >= emergency threshold ${settings.emergencyTasks}`;
     for (const group of orphaned) decisions.push({ group, reason: "emergency", detail: `${why}; orphaned: ${group.orphanDetail}` });
-    const excess = Math.max(0, live.length - settings.emergencyFloor);
+    // The cap holds in an emergency too: a floor set above it keeps no more than the cap.
+    const keep = Math.min(settings.emergencyFloor, settings.maxGroups);
+    const excess = Math.max(0, live.length - keep);
     for (const group of live.slice(0, excess)) {
-      decisions.push({ group, reason: "emergency", detail: `${why}; ${live.length} live groups > floor ${settings.emergencyFloor}` });
+      decisions.push({ group, reason: "emergency", detail: `${why}; ${live.length} live groups > floor ${keep}` });
     }
     return { decisions, memory: nextMemory, emergency };
   }

@@ -191,6 +191,12 @@ const ROWS: Row[] = [
     ],
   },
   {
+    name: "emergency with a floor above the cap keeps only the cap",
+    scans: [{ atMs: 0, groups: [live(100, { age: 400 }), live(200, { age: 300 }), live(300, { age: 200 }), live(400, { age: 100 })] }],
+    settings: { emergencyTasks: 1, emergencyFloor: 10, maxGroups: 3 },
+    expected: [[100, "emergency"]],
+  },
+  {
     name: "just below the emergency threshold the normal rules apply",
     scans: [{ atMs: 0, groups: [live(100), live(200), live(300), orphan(400)] }],
     settings: { emergencyTasks: 94 },
