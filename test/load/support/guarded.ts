@@ -8,7 +8,7 @@
  */
 import { pidsLimitProvider } from "../../../infra/pidsLimit/provider";
 import { docker, testLabelArgs } from "../../support/docker";
-import { declareStack, named } from "../../support/mocks";
+import { declareStack, named, type RecordedResource } from "../../support/mocks";
 
 /** The engine the docker CLI talks to, as a Docker host string for the PidsLimit provider. */
 export const DOCKER_HOST = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
@@ -34,6 +34,11 @@ export interface GuardSpec {
  */
 export async function declaredSpec(stack: "dev" | "prod", component: "metamcp" | "postgres" = "metamcp"): Promise<GuardSpec> {
   const { resources } = await declareStack(stack);
+  return specOf(resources, stack, component);
+}
+
+/** The GuardSpec of `<component>-container` and `<component>-pids` among recorded resources. */
+export function specOf(resources: RecordedResource[], stack: string, component: string): GuardSpec {
   const container = named(resources, `${component}-container`).inputs;
   const pids = named(resources, `${component}-pids`).inputs;
   const spec: GuardSpec = {
@@ -41,7 +46,8 @@ export async function declaredSpec(stack: "dev" | "prod", component: "metamcp" |
     memoryMiB: container.memory,
     memorySwapMiB: container.memorySwap,
     cpus: container.cpus,
-    init: container.init,
+    // @pulumi/docker sends an unset init as false.
+    init: container.init ?? false,
     restart: container.restart,
     pids: pids.limit,
   };

@@ -1,52 +1,53 @@
 /**
- * The process-monitor sidecar on a real engine, as the stack means to deploy it: in the target's PID
- * namespace (`--pid container:<id>`), uid 0 with every capability dropped but KILL, read-only root,
- * no-new-privileges, host network with /metrics on 127.0.0.1 only, under the limits and restart policy
- * the stack's `metamcp-guard:monitor` config declares, with the environment infra/monitor/env.ts derives
- * from that config (so a setting the stack would refuse is refused here too). The stack does not declare
- * the monitor's container yet, so the settings come from the parsed config rather than a recorded resource.
- *
- * No registry: the program is compiled by test/monitor/support/build.ts (the monitor tests' builder) and
- * mounted into the Node test image at /app, which is how the monitor's own engine tests run it.
+ * The process-monitor sidecar on a real engine, as the stack declares it (`monitor-container` and
+ * `monitor-pids`, evaluated under mocks): in the target's PID namespace, its capabilities (all dropped but
+ * KILL), read-only root, security options, limits, restart policy and environment, all taken from the
+ * recorded inputs. What differs, because this machine has no registry and no bridge:
+ *  - the image: the program compiled by test/monitor/support/build.ts (the monitor tests' builder), mounted
+ *    into the Node test image at /app, run as uid 0 like the Dockerfile's `USER 0:0`;
+ *  - the network: the host's, with /metrics on 127.0.0.1 and a free port (set through the stack config, so
+ *    the stack's own checks apply), instead of the stack's network with a port published on 127.0.0.1.
  */
 import * as net from "node:net";
-import { monitorEnvironment } from "../../../infra/monitor/env";
-import { bytesToMiB } from "../../../infra/config/units";
 import { docker } from "../../support/docker";
-import { declareStack } from "../../support/mocks";
-import { DOCKER_HOST, type GuardSpec, startGuarded } from "./guarded";
+import { declareStack, named } from "../../support/mocks";
+import { DOCKER_HOST, type GuardSpec, specOf, startGuarded } from "./guarded";
 import { waitUntil } from "./wait";
 
 export interface MonitorSpec extends GuardSpec {
   env: Record<string, string>;
+  /** `docker create` flags for the declared capabilities, read-only root and security options. */
+  hardening: string[];
   metricsPort: number;
 }
 
 /**
- * The monitor's container settings and environment for `stack`, with `settings` merged into its
- * `metamcp-guard:monitor` config first (e.g. shorter graces for a one-minute test). `metrics.port` must be
- * given: the monitor uses the host's network, shared with everyone's tests.
+ * The monitor as `stack` declares it, with `settings` merged into its `metamcp-guard:monitor` config first
+ * (e.g. shorter graces for a one-minute test). `metrics.port` must be given: the monitor uses the host's
+ * network, shared with everyone's tests.
  */
 export async function declaredMonitorSpec(
   stack: "dev" | "prod",
   settings: Record<string, unknown> & { metrics: { port: number } },
 ): Promise<MonitorSpec> {
-  const { config } = await declareStack(stack, {
+  const { resources } = await declareStack(stack, {
     "metamcp-guard:monitor": { ...settings, metrics: { host: "127.0.0.1", ...settings.metrics } },
   });
-  const { limits, restart } = config.monitor;
-  return {
-    stack,
-    memoryMiB: bytesToMiB(limits.memory),
-    memorySwapMiB: bytesToMiB(limits.memorySwap),
-    cpus: String(limits.cpus),
-    // The monitor is not PID 1 of its namespace (the target's init is): no init of its own.
-    init: false,
-    restart,
-    pids: limits.pids,
-    env: monitorEnvironment(config.monitor, config.app),
-    metricsPort: config.monitor.metrics.port,
-  };
+  const inputs = named(resources, "monitor-container").inputs;
+  const env = Object.fromEntries(
+    (inputs.envs as string[]).map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
+  const caps = inputs.capabilities as { drops?: string[]; adds?: string[] } | undefined;
+  const hardening = [
+    ...(caps?.drops ?? []).flatMap((cap) => ["--cap-drop", cap]),
+    ...(caps?.adds ?? []).flatMap((cap) => ["--cap-add", cap]),
+    ...(inputs.readOnly ? ["--read-only"] : []),
+    ...((inputs.securityOpts as string[] | undefined) ?? []).flatMap((opt) => ["--security-opt", opt]),
+  ];
+  if (!String(inputs.pidMode).startsWith("container:")) {
+    throw new Error(`the ${stack} stack's monitor does not join a container's PID namespace: pidMode ${inputs.pidMode}`);
+  }
+  return { ...specOf(resources, stack, "monitor"), env, hardening, metricsPort: Number(env.MONITOR_METRICS_PORT) };
 }
 
 /** Starts the monitor watching `target` and waits for its /healthz. Resolves to the monitor's container id. */
@@ -61,9 +62,7 @@ export async function startMonitor(
     [
       "--pid", `container:${target}`,
       "--user", "0:0",
-      "--cap-drop", "ALL", "--cap-add", "KILL",
-      "--read-only",
-      "--security-opt", "no-new-privileges:true",
+      ...spec.hardening,
       "--network", "host",
       "-v", `${options.buildDir}:/app:ro`,
       ...Object.entries(spec.env).flatMap(([key, value]) => ["-e", `${key}=${value}`]),
