@@ -20,7 +20,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
-import type * as DockerSupport from "../test/support/docker";
+import type * as DockerSupport from "../test/support/dockerCli";
 import type * as ImageSupport from "../test/support/images";
 import type * as TargetSupport from "../test/monitor/support/target";
 import type * as BuildSupport from "../test/monitor/support/build";
@@ -34,16 +34,10 @@ const MEASURE_INTERVAL_MS = 500;
 const TICKS_PER_SECOND = 100;
 const STEADY_SECONDS = 30;
 
-/**
- * The shared test support reaches vitest through test/support/docker.ts (for describeWithDocker), and
- * vitest refuses to load outside its runner. The bench uses only the docker and image helpers, so it
- * loads them with vitest's describe/it stubbed rather than keeping a second copy of them.
- */
+/** The shared Docker and image helpers of the test suite (the vitest-free parts). */
 function loadTestSupport() {
-  const vitest = require.resolve("vitest");
-  require.cache[vitest] = { id: vitest, filename: vitest, loaded: true, exports: { describe() {}, it() {} } } as NodeJS.Module;
   return {
-    docker: require("../test/support/docker") as typeof DockerSupport,
+    docker: require("../test/support/dockerCli") as typeof DockerSupport,
     images: require("../test/support/images") as typeof ImageSupport,
     target: require("../test/monitor/support/target") as typeof TargetSupport,
     build: require("../test/monitor/support/build") as typeof BuildSupport,

@@ -10,7 +10,7 @@ import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { docker } from "./docker";
+import { docker } from "./dockerCli";
 
 export const BUSYBOX_IMAGE = "metamcp-guard-test/busybox:local";
 export const NODE_IMAGE = "metamcp-guard-test/node:local";

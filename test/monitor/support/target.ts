@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { docker, runTestContainer } from "../../support/docker";
+import { docker, runTestContainer } from "../../support/dockerCli";
 
 export const LIVE_GROUPS = ["live-1", "live-2", "live-3", "live-4"];
 export const LEAKED_GROUPS = ["leak-1", "leak-2", "stubborn"];
