@@ -10,6 +10,7 @@ import { describeLimits, guardLabels } from "./containerSettings";
 import { MetaMcp } from "./components/metamcp";
 import { ProcessMonitor } from "./components/monitor";
 import { Postgres, POSTGRES_HOST, POSTGRES_PORT } from "./components/postgres";
+import { HostSlices } from "./host";
 
 export interface StackOutputs {
   url: pulumi.Output<string>;
@@ -23,6 +24,10 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
   // An explicit provider: the stack's host comes from its config, never from whatever
   // DOCKER_HOST the person running `pulumi up` happens to have set.
   const provider = new docker.Provider("docker", { host: config.dockerHost });
+
+  // systemd slices on the host (when enabled): limits `docker update` cannot lift. Declares
+  // nothing when host.slices.enabled is false.
+  const host = new HostSlices("host", { settings: config, privateKey: secrets.sshPrivateKey });
 
   // Postgres lives only on this network: internal, so it has no route out and no published port.
   const backend = new docker.Network(
@@ -48,7 +53,7 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
   let database: Postgres | undefined;
 
   if (config.database.mode === "internal") {
-    database = new Postgres("postgres", { config, provider, network: backend, password: secrets.postgresPassword! });
+    database = new Postgres("postgres", { config, provider, host, network: backend, password: secrets.postgresPassword! });
     databaseUrl = database.databaseUrl;
     databaseEnv = [
       `POSTGRES_HOST=${POSTGRES_HOST}`,
@@ -66,6 +71,7 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
   const metamcp = new MetaMcp("metamcp", {
     config,
     provider,
+    host,
     networks: [frontend.name, backend.name, ...(config.proxy ? [config.proxy.network] : [])],
     authSecret: secrets.authSecret!,
     databaseUrl,
@@ -79,6 +85,7 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
     const monitor = new ProcessMonitor("monitor", {
       config,
       provider,
+      host,
       targetContainerId: metamcp.containerId,
       network: frontend.name,
     });

@@ -6,12 +6,15 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { METAMCP_PORT } from "../config/schema/app";
+import type { HostSlices } from "../host";
 import type { PidsLimit } from "../pidsLimit";
 import { guardedContainer } from "./guardedContainer";
 
 export interface MetaMcpArgs {
   config: StackConfig;
   provider: docker.Provider;
+  /** The host's systemd slices, when the stack enables them. */
+  host?: HostSlices;
   /** Networks to join: the stack's own, and the proxy's when one is configured. */
   networks: pulumi.Input<string>[];
   authSecret: pulumi.Output<string>;
@@ -19,7 +22,7 @@ export interface MetaMcpArgs {
   /** Variables MetaMCP's own compose file sets next to DATABASE_URL (internal database only). */
   databaseEnv?: pulumi.Input<string>[];
   /** Resources that must be ready first, e.g. the database container. */
-  dependsOn?: pulumi.Input<pulumi.Resource>[];
+  dependsOn?: pulumi.Resource[];
 }
 
 /**
@@ -60,9 +63,11 @@ export class MetaMcp extends pulumi.ComponentResource {
       {
         config,
         role: "app",
+        host: args.host,
         limits: app.limits,
         restart: app.restart,
         labels: config.proxy?.labels,
+        dependsOn: args.dependsOn,
         container: {
           image: image.imageId,
           init: app.init,
@@ -84,7 +89,7 @@ export class MetaMcp extends pulumi.ComponentResource {
         },
       },
       // Health-check edits are not applied in place by this provider version, so replace.
-      { ...childOpts, dependsOn: args.dependsOn, replaceOnChanges: ["healthcheck"] },
+      { ...childOpts, replaceOnChanges: ["healthcheck"] },
     ));
 
     this.url = pulumi.output(app.publicUrl);

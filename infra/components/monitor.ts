@@ -8,12 +8,15 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { contextHash, MONITOR_CONTEXT } from "../monitor/buildContext";
 import { monitorEnvironment } from "../monitor/env";
+import type { HostSlices } from "../host";
 import type { PidsLimit } from "../pidsLimit";
 import { guardedContainer } from "./guardedContainer";
 
 export interface ProcessMonitorArgs {
   config: StackConfig;
   provider: docker.Provider;
+  /** The host's systemd slices, when the stack enables them. */
+  host?: HostSlices;
   /** MetaMCP's container id: the monitor joins its PID namespace. */
   targetContainerId: pulumi.Output<string>;
   /** The network its /metrics port is published from. */
@@ -52,6 +55,7 @@ export class ProcessMonitor extends pulumi.ComponentResource {
       {
         config,
         role: "monitor",
+        host: args.host,
         limits: monitor.limits,
         restart: monitor.restart,
         container: {

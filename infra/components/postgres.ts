@@ -6,6 +6,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { LABEL_STACK } from "../containerSettings";
+import type { HostSlices } from "../host";
 import type { PidsLimit } from "../pidsLimit";
 import { guardedContainer } from "./guardedContainer";
 
@@ -18,6 +19,8 @@ export const POSTGRES_INIT = true;
 export interface PostgresArgs {
   config: StackConfig;
   provider: docker.Provider;
+  /** The host's systemd slices, when the stack enables them. */
+  host?: HostSlices;
   /** The stack's private network; Postgres is reachable only there and publishes no port. */
   network: docker.Network;
   password: pulumi.Output<string>;
@@ -53,6 +56,7 @@ export class Postgres extends pulumi.ComponentResource {
       {
         config,
         role: "db",
+        host: args.host,
         limits: db.limits,
         restart: db.restart,
         container: {

@@ -4,6 +4,7 @@
  * so the table of bad configs in the tests exercises exactly what `pulumi up` runs.
  */
 import type { z } from "zod";
+import { sliceProblems } from "../host/plan";
 import { settingsSchema, type ParsedSettings } from "./schema";
 import { checkSecrets, pickSecrets, SECRET_KEYS, type SecretCheckOptions, type StackSecrets } from "./secrets";
 
@@ -53,6 +54,10 @@ export function parseStackConfig(
   if (!parsed.success) {
     throw new ConfigError(raw.stack, parsed.error.issues.flatMap(describeIssue));
   }
+  const config = resolveDefaults(raw.stack, parsed.data);
+  // Settings that are each valid but that the host's slices cannot honour together.
+  const slices = sliceProblems(config);
+  if (slices.length > 0) throw new ConfigError(raw.stack, slices);
   const secretProblems = checkSecrets(parsed.data, raw.values, raw.secretKeys, options);
   if (secretProblems.length > 0) {
     throw new ConfigError(
@@ -60,7 +65,7 @@ export function parseStackConfig(
       secretProblems.map(([key, message]) => `${PROJECT}:${key} ${message}`),
     );
   }
-  return { config: resolveDefaults(raw.stack, parsed.data), secrets: pickSecrets(parsed.data, raw.values) };
+  return { config, secrets: pickSecrets(parsed.data, raw.values) };
 }
 
 function resolveDefaults(stack: string, settings: ParsedSettings): StackConfig {

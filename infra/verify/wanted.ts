@@ -3,12 +3,12 @@
  * functions the Pulumi components use: containerName, limitArgs, logArgs, guardLabels, the app's
  * health-check command and the slice plan. A rule changed there changes what verify expects.
  */
-import { ConfigError, type StackConfig } from "../config";
+import type { StackConfig } from "../config";
 import { HEALTHCHECK_COMMAND } from "../components/metamcp";
 import { POSTGRES_INIT } from "../components/postgres";
 import { containerName, guardLabels, limitArgs, logArgs, type Role } from "../containerSettings";
 import { ROLES } from "../host/names";
-import { containerLimits, planSlices, sliceProblems } from "../host/plan";
+import { containerLimits, planSlices } from "../host/plan";
 
 const MIB = 1024 * 1024;
 const NANO = 1e9;
@@ -78,11 +78,9 @@ function roleSpecifics(config: StackConfig, role: Role): Pick<WantedContainer, "
 
 /**
  * Every container the stack runs (no db with an external database, no monitor when disabled), in
- * ROLES order. Throws ConfigError for settings the slices cannot honour, as `pulumi up` would fail.
+ * ROLES order. (Settings the slices cannot honour never get here: parseStackConfig refuses them.)
  */
 export function wantedContainers(config: StackConfig): WantedContainer[] {
-  const sliceConflicts = sliceProblems(config);
-  if (sliceConflicts.length > 0) throw new ConfigError(config.stack, sliceConflicts);
   const limitsByRole = containerLimits(config);
   const cgroupParents = config.host.slices.enabled ? planSlices(config).cgroupParents : {};
   const { logDriver, logOpts } = logArgs(config);

@@ -47,6 +47,7 @@ const BAD_CONFIGS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ["an image with spaces", { "metamcp-guard:app": { image: "metamcp latest" } }, "metamcp-guard:app.image", /repository:tag or repository@sha256/],
   ["a bad health-check interval", { "metamcp-guard:app": { healthcheck: { interval: "thirty" } } }, "metamcp-guard:app.healthcheck.interval", /not a duration/],
   ["no limits for MetaMCP", { "metamcp-guard:app": { limits: undefined } }, "metamcp-guard:app.limits", /is required/],
+  ["swap on a container that sits in a no-swap slice", { "metamcp-guard:host": { slices: { enabled: true }, ssh: { host: "10.0.0.5" } }, "metamcp-guard:app": { limits: { memorySwap: "2g" } } }, "metamcp-guard:app.limits.memorySwap", /must equal memory when host.slices.enabled is true/],
   ["slices without SSH settings", { "metamcp-guard:host": { slices: { enabled: true } } }, "metamcp-guard:host.ssh", /required when host.slices.enabled/],
 ];
 

@@ -3,8 +3,6 @@
  * the systemd-host test runs over SSH), and each container is placed in its slice and ordered
  * after it.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { planSlices } from "../../infra/host/plan";
 import { declareStack, ofType, unwrapSecret } from "../support/mocks";
@@ -16,14 +14,7 @@ const SLICES_ON = {
   "metamcp-guard:sshPrivateKey": TEST_SECRETS["metamcp-guard:sshPrivateKey"],
 };
 
-/**
- * The stack wires HostSlices in infra/stack.ts (the lead's file). Until it does, these tests are
- * skipped with that reason in their name; once it does, they run and hold the wiring to account.
- */
-const wired = readFileSync(join(__dirname, "..", "..", "infra", "stack.ts"), "utf8").includes("HostSlices");
-const describeWired = wired ? describe : describe.skip;
-
-describeWired(`the prod stack with host slices${wired ? "" : " [skipped: infra/stack.ts does not declare HostSlices yet]"}`, () => {
+describe("the prod stack with host slices", () => {
   it("declares the slices' Commands exactly as HostSlices does", async () => {
     const { config, resources } = await declareStack("prod", SLICES_ON);
     const fromStack = ofType(resources, "command:remote:Command");

@@ -52,7 +52,7 @@ describe("deliberately bad configs", () => {
     expect(blocking(findings)).toEqual(["prod-postgres-volume-protected: volume postgres-data, Postgres's data in prod, is not protected; declare it with protect: true."]);
   });
 
-  it("a container added without any limits fails every limit policy, the PID policy and the image policy", async () => {
+  it("a container added without any limits fails every limit policy, the PID policy, the image policy and (prod runs in slices) the slice policy", async () => {
     const rogue = resource({
       type: CONTAINER,
       name: "rogue",
@@ -73,6 +73,7 @@ describe("deliberately bad configs", () => {
       "container-pids-limit",
       "container-restart-policy",
       "container-swap-disabled",
+      "containers-in-slices",
       "prod-images-pinned",
     ]);
     expect(new Set(findings.filter((f) => f.level === "mandatory").map((f) => f.urn))).toEqual(new Set([rogue.urn]));

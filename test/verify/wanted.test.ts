@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { HEALTHCHECK_COMMAND } from "../../infra/components/metamcp";
-import { ConfigError, parseStackConfig, type StackConfig } from "../../infra/config";
+import { parseStackConfig, type StackConfig } from "../../infra/config";
 import { readStackConfig } from "../../infra/verify/stackFile";
 import { wantedContainers } from "../../infra/verify/wanted";
 import { REPO_ROOT } from "../support/stackFiles";
@@ -78,14 +78,5 @@ describe("wantedContainers", () => {
       "/metamcp.slice/metamcp-monitor.slice",
     ]);
     expect(wantedContainers(devWith({ host: host("systemd") }))[0].cgroupParent).toBe("metamcp-app.slice");
-  });
-
-  it("settings the slices cannot honour (swap with slices on) are a ConfigError naming the key", () => {
-    const config = devWith({
-      app: { limits: { memory: "1g", memorySwap: "2g", cpus: 1, pids: 64 } },
-      host: { slices: { enabled: true }, ssh: { host: "example.internal" } },
-    });
-    expect(() => wantedContainers(config)).toThrow(ConfigError);
-    expect(() => wantedContainers(config)).toThrow(/metamcp-guard:app\.limits\.memorySwap must equal memory/);
   });
 });
