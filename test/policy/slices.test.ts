@@ -1,7 +1,7 @@
 /**
  * The slice policies over the Commands HostSlices really declares (infra/host, under mocks),
- * with containers placed as the stack places them. The stack does not wire slices into its
- * containers yet, so the containers here are synthetic; the Commands and their scripts are not.
+ * with synthetic containers placed as the stack places them, so that each case changes one
+ * thing. packSlices.test.ts runs the whole pack over the prod stack as the program declares it.
  */
 import type { PolicyResource } from "@pulumi/policy";
 import { describe, expect, it } from "vitest";
