@@ -4,6 +4,7 @@
  * before any resource sees them.
  */
 import type { ParsedSettings } from "./schema";
+import { hostPushers } from "./schema/host";
 
 export const SECRET_KEYS = ["authSecret", "postgresPassword", "databaseUrl", "sshPrivateKey"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
@@ -36,9 +37,10 @@ const RULES: Record<SecretKey, SecretRule> = {
     unused: "is only used with database.mode external",
   },
   sshPrivateKey: {
-    needed: (s) => s.host.slices.enabled,
+    // Whatever is pushed to the host (slices, the monitor keeper) goes over SSH with this key.
+    needed: (s) => hostPushers(s).length > 0,
     problem: (v) => (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v) ? undefined : "must be a PEM/OpenSSH private key"),
-    unused: "is only used with host.slices.enabled true",
+    unused: "is only used when something is pushed to the host (host.slices.enabled or host.keeper.enabled true, with host.ssh set)",
   },
 };
 

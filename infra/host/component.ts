@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Role } from "../containerSettings";
 import { planSlices, slicesOf, type SlicePlan, type SliceSettings } from "./plan";
 import { applyScript, deleteScript } from "./scripts";
+import { sshConnection } from "./connection";
 import { remoteCommand } from "./shell";
 
 export interface HostSlicesArgs {
@@ -35,20 +36,8 @@ export class HostSlices extends pulumi.ComponentResource {
     const { settings } = args;
     this.plan = settings.host.slices.enabled ? planSlices(settings) : undefined;
     if (this.plan) {
-      const ssh = settings.host.ssh;
-      if (!ssh) throw new Error("host.slices.enabled is true but host.ssh is not set");
-      if (args.privateKey === undefined) throw new Error("host.slices.enabled is true but no sshPrivateKey was given");
-      // Secret whatever the caller passed, so the key is encrypted in state and masked in logs.
-      const connection: command.types.input.remote.ConnectionArgs = {
-        host: ssh.host,
-        port: ssh.port,
-        user: ssh.user,
-        privateKey: pulumi.secret(args.privateKey),
-        ...(ssh.hostKey ? { hostKey: ssh.hostKey } : {}),
-        // Fail in about a minute on an unreachable host, not after ten 15-second attempts.
-        dialErrorLimit: 4,
-        perDialTimeout: 15,
-      };
+      const ssh = settings.host.ssh!;
+      const connection = sshConnection("host.slices.enabled", settings.host.ssh, args.privateKey);
       let parentCommand: command.remote.Command | undefined;
       for (const spec of slicesOf(this.plan)) {
         const apply = remoteCommand(applyScript(spec, this.plan.stack), ssh.user);

@@ -4,16 +4,23 @@
  * every value is shell-quoted.
  */
 import type { SliceSpec } from "./plan";
-import { shellQuote as q } from "./shell";
+import { shellQuote as q, writeFileLines } from "./shell";
 import { ENFORCED_PROPERTIES, expectedKernel, expectedShow, UNIT_DIR, unitText } from "./unitFile";
 
-/** Refuse early, with a reason, on a host systemd does not run. */
-const NEEDS_SYSTEMD = [
-  'if ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then',
-  '  echo "metamcp-guard: $(hostname) does not run systemd; host slices need it (set host.slices.enabled false)" >&2',
-  "  exit 1",
-  "fi",
-];
+/**
+ * Refuse early, with a reason, on a host systemd does not run. `what` names the feature and
+ * `key` the switch that turns it off.
+ */
+export function needsSystemd(what: string, key: string): string[] {
+  return [
+    "if ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then",
+    `  echo ${q(`metamcp-guard: ${what} need systemd, and`)} "$(hostname)" ${q(`does not run it (set ${key} false)`)} >&2`,
+    "  exit 1",
+    "fi",
+  ];
+}
+
+const NEEDS_SYSTEMD = needsSystemd("host slices", "host.slices.enabled");
 
 /**
  * Create and update: write the unit atomically (a temp file in the same directory, renamed
@@ -24,17 +31,12 @@ const NEEDS_SYSTEMD = [
  */
 export function applyScript(spec: SliceSpec, stack: string): string {
   const want = expectedShow(spec);
-  const lines = unitText(spec, stack).split("\n").slice(0, -1);
   return [
     "set -eu",
     `unit=${q(spec.unit)}`,
     `dir=${q(UNIT_DIR)}`,
     ...NEEDS_SYSTEMD,
-    'tmp="$dir/.$unit.metamcp-guard.$$"',
-    "trap 'rm -f \"$tmp\"' EXIT",
-    "umask 022",
-    `printf '%s\\n' ${lines.map(q).join(" ")} > "$tmp"`,
-    'mv -f "$tmp" "$dir/$unit"',
+    ...writeFileLines(`${UNIT_DIR}/${spec.unit}`, unitText(spec, stack)),
     "systemctl daemon-reload",
     'systemctl start "$unit"',
     "bad=0",

@@ -53,11 +53,11 @@ export function expectedKernel(spec: SliceSpec, cgroupVersion: 1 | 2): { memory:
 }
 
 /** systemd expands `%` specifiers and joins lines ending in `\`; neither may come from data. */
-function unitValue(text: string): string {
+export function unitValue(text: string): string {
   return oneLine(text).replace(/%/g, "%%").replace(/\\$/, "\\\\");
 }
 
-function oneLine(text: string): string {
+export function oneLine(text: string): string {
   if (/[\r\n\0]/.test(text)) throw new Error(`${JSON.stringify(text)} must be one line to go into a unit file`);
   return text;
 }

@@ -49,6 +49,10 @@ const BAD_CONFIGS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ["no limits for MetaMCP", { "metamcp-guard:app": { limits: undefined } }, "metamcp-guard:app.limits", /is required/],
   ["swap on a container that sits in a no-swap slice", { "metamcp-guard:host": { slices: { enabled: true }, ssh: { host: "10.0.0.5" } }, "metamcp-guard:app": { limits: { memorySwap: "2g" } } }, "metamcp-guard:app.limits.memorySwap", /must equal memory when host.slices.enabled is true/],
   ["slices without SSH settings", { "metamcp-guard:host": { slices: { enabled: true } } }, "metamcp-guard:host.ssh", /required when host.slices.enabled/],
+  ["the monitor keeper without SSH settings", { "metamcp-guard:host": { keeper: { enabled: true } } }, "metamcp-guard:host.ssh", /^\S+ is required when host.keeper.enabled is true$/],
+  ["slices and the keeper without SSH settings", { "metamcp-guard:host": { slices: { enabled: true }, keeper: { enabled: true } } }, "metamcp-guard:host.ssh", /required when host.slices.enabled or host.keeper.enabled is true/],
+  ["a keeper interval out of range", { "metamcp-guard:host": { keeper: { interval: "5m" } } }, "metamcp-guard:host.keeper.interval", /"5m" is not an interval from 2s to 1m/],
+  ["a typo'd keeper key", { "metamcp-guard:host": { keeper: { enable: true } } }, "metamcp-guard:host.keeper.enable", /not a known key; allowed: enabled, interval/],
 ];
 
 describe("bad stack configs are refused with the key named", () => {
@@ -79,6 +83,20 @@ describe("secrets", () => {
   it("asks for databaseUrl when the database is external", () => {
     const problems = problemsOf("dev", { "metamcp-guard:database": { mode: "external" }, "metamcp-guard:postgresPassword": undefined });
     expect(problems).toEqual(["metamcp-guard:databaseUrl is required; set it with: pulumi config set --secret databaseUrl <value>"]);
+  });
+
+  it("asks for sshPrivateKey when only the monitor keeper pushes to the host", () => {
+    const problems = problemsOf("dev", { "metamcp-guard:host": { ssh: { host: "10.0.0.5" } } });
+    expect(problems).toEqual(["metamcp-guard:sshPrivateKey is required; set it with: pulumi config set --secret sshPrivateKey <value>"]);
+  });
+
+  it("refuses sshPrivateKey when nothing is pushed (keeper on, but no monitor to keep)", () => {
+    const problems = problemsOf("dev", {
+      "metamcp-guard:host": { ssh: { host: "10.0.0.5" } },
+      "metamcp-guard:monitor": { enabled: false },
+      "metamcp-guard:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n",
+    });
+    expect(problems).toEqual([expect.stringMatching(/^metamcp-guard:sshPrivateKey is only used when something is pushed to the host/)]);
   });
 
   it("lists every problem at once, not just the first", () => {

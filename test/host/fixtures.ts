@@ -10,6 +10,7 @@ export function sliceSettings(overrides: { host?: Partial<HostConfig["slices"]>;
     host: {
       slices: { enabled: true, parent: "metamcp.slice", cgroupDriver: "systemd", headroomPercent: 10, ...overrides.host },
       ssh: { host: "127.0.0.1", port: 22, user: "root", ...overrides.ssh },
+      keeper: { enabled: false, interval: 10 },
     },
     app: { limits: { memory: 4096 * MIB, memorySwap: 4096 * MIB, cpus: 2, pids: 100 } },
     database: { mode: overrides.dbExternal ? "external" : "internal", limits: { memory: 1024 * MIB, memorySwap: 1024 * MIB, cpus: 1, pids: 100 } },

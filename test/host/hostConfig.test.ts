@@ -11,7 +11,24 @@ const KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJ
 
 describe("host settings", () => {
   it("defaults to slices off, metamcp.slice, the systemd driver and 10% headroom", () => {
-    expect(parse({}).data).toEqual({ slices: { enabled: false, parent: "metamcp.slice", cgroupDriver: "systemd", headroomPercent: 10 } });
+    expect(parse({}).data).toEqual({
+      slices: { enabled: false, parent: "metamcp.slice", cgroupDriver: "systemd", headroomPercent: 10 },
+      keeper: { enabled: false, interval: 10 },
+    });
+  });
+
+  it("turns the keeper on by default only where there is a host to push to", () => {
+    expect(parse({ ssh: { host: "h" } }).data?.keeper).toEqual({ enabled: true, interval: 10 });
+    expect(parse({ ssh: { host: "h" }, keeper: { enabled: false } }).data?.keeper.enabled).toBe(false);
+    expect(parse({ keeper: { enabled: "true" } }).data?.keeper.enabled).toBe(true);
+  });
+
+  it("takes the keeper's interval in whole seconds or minutes, from 2s to 1m", () => {
+    expect(parse({ keeper: { interval: "5s" } }).data?.keeper.interval).toBe(5);
+    expect(parse({ keeper: { interval: "1m" } }).data?.keeper.interval).toBe(60);
+    for (const bad of ["1s", "2m", "10", "500ms", "ten"]) {
+      expect(parse({ keeper: { interval: bad } }).error?.issues[0].message, bad).toMatch(/not an interval from 2s to 1m/);
+    }
   });
 
   it("accepts slice names systemd nests predictably and refuses others", () => {

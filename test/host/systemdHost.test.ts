@@ -29,6 +29,7 @@ function settingsFor(host: SystemdHost, limits: { appPids: number; appMemoryMiB:
     host: {
       slices: { enabled: true, parent: "mcg.slice", cgroupDriver: "systemd", headroomPercent: 10 },
       ssh: { host: "127.0.0.1", port: host.port, user, hostKey: host.hostKey },
+      keeper: { enabled: false, interval: 10 },
     },
     app: { limits: { memory: limits.appMemoryMiB * MIB, memorySwap: limits.appMemoryMiB * MIB, cpus: limits.appCpus, pids: limits.appPids } },
     database: { mode: "internal", limits: { memory: 32 * MIB, memorySwap: 32 * MIB, cpus: 0.25, pids: 10 } },

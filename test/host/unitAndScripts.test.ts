@@ -78,7 +78,7 @@ describe("scripts", () => {
 
   it("write the unit through a temp file renamed into place, then reload and start (never restart)", () => {
     const write = apply.indexOf('> "$tmp"');
-    const rename = apply.indexOf('mv -f "$tmp" "$dir/$unit"');
+    const rename = apply.indexOf('mv -f "$tmp" "$target"');
     const reload = apply.indexOf("systemctl daemon-reload");
     const start = apply.indexOf('systemctl start "$unit"');
     expect(write).toBeGreaterThan(0);
@@ -86,6 +86,8 @@ describe("scripts", () => {
     expect(reload).toBeGreaterThan(rename);
     expect(start).toBeGreaterThan(reload);
     expect(apply).not.toMatch(/restart/);
+    // The temp file sits next to the unit, so the rename is atomic.
+    expect(sh(`${apply.split("\n").filter((l) => /^(target|tmp)=/.test(l)).join("\n")}\necho "$tmp"`)).toMatch(/^\/etc\/systemd\/system\/\.metamcp-app\.slice\.metamcp-guard\.\d+\n$/);
   });
 
   it("carry the exact unit text, line by line, quoted", () => {

@@ -32,9 +32,11 @@ export function readStackFile(stack: string): ConfigValues {
  */
 export function stackValues(stack: string, overrides: Record<string, unknown> = {}): { values: ConfigValues; secretKeys: string[] } {
   const values: ConfigValues = { ...readStackFile(stack) };
-  const slicesOn = (JSON.parse(values["metamcp-guard:host"] ?? "{}") as { slices?: { enabled?: boolean } }).slices?.enabled;
+  // The stack file's own host settings: with an SSH host, something is pushed there (slices, or
+  // the monitor keeper, which is on by default wherever host.ssh is set) and the key is needed.
+  const host = JSON.parse(values["metamcp-guard:host"] ?? "{}") as { slices?: { enabled?: boolean }; ssh?: unknown };
   const secrets: ConfigValues = { ...TEST_SECRETS };
-  if (!slicesOn) delete secrets["metamcp-guard:sshPrivateKey"];
+  if (!host.slices?.enabled && host.ssh === undefined) delete secrets["metamcp-guard:sshPrivateKey"];
   Object.assign(values, secrets);
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) {

@@ -1,6 +1,7 @@
 /**
- * Host-level settings (`metamcp-guard:host`): systemd slices that bind the containers'
- * processes where `docker update` cannot lift them, pushed over SSH.
+ * Host-level settings (`metamcp-guard:host`), pushed to the Docker host over SSH: systemd slices
+ * that bind the containers' processes where `docker update` cannot lift them, and the monitor
+ * keeper (a timer that starts the monitor again when Docker's restart policy gave up on it).
  */
 import { z } from "zod";
 import { flag, strictObject, wholeNumber } from "./fields";
@@ -44,6 +45,20 @@ const sshSchema = strictObject({
   hostKey: hostKey.optional(),
 });
 
+/**
+ * How often the keeper looks: whole seconds, written `10s`, `1m`. Above a minute the monitor
+ * could stay down for longer than the leaks it exists to catch take to matter.
+ */
+const keeperInterval = z.string().transform((text, ctx) => {
+  const match = /^(\d+)(s|m)$/.exec(text.trim());
+  const seconds = match ? Number(match[1]) * (match[2] === "m" ? 60 : 1) : NaN;
+  if (!(seconds >= 2 && seconds <= 60)) {
+    ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is not an interval from 2s to 1m (such as 10s)` });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
 export const hostSchema = strictObject({
   slices: strictObject({
     enabled: flag.default(false),
@@ -54,8 +69,35 @@ export const hostSchema = strictObject({
     /** Extra room a slice gets above its container's limits, in percent. */
     headroomPercent: wholeNumber(0, 100).default(10),
   }).prefault({}),
+  /**
+   * The monitor keeper. Unset `enabled` means "on wherever the stack has a host to push to"
+   * (`host.ssh` set): a stack deploying to a local engine with no SSH settings gets no keeper
+   * and needs no key, while one that names its host gets the keeper without asking.
+   */
+  keeper: strictObject({
+    enabled: flag.optional(),
+    interval: keeperInterval.default(10),
+  }).prefault({}),
   ssh: sshSchema.optional(),
-});
+}).transform((host) => ({ ...host, keeper: { ...host.keeper, enabled: host.keeper.enabled ?? host.ssh !== undefined } }));
 
 export type HostConfig = z.output<typeof hostSchema>;
+export type KeeperConfig = HostConfig["keeper"];
+
+/** The settings that decide what is pushed to the host; a StackConfig is one. */
+export interface HostPushSettings {
+  host: HostConfig;
+  monitor: { enabled: boolean };
+}
+
+/**
+ * The features that write to the host, each as its config key: these need `host.ssh` and the
+ * `sshPrivateKey` secret. The keeper pushes nothing when there is no monitor to keep.
+ */
+export function hostPushers(settings: HostPushSettings): string[] {
+  return [
+    ...(settings.host.slices.enabled ? ["host.slices.enabled"] : []),
+    ...(settings.host.keeper.enabled && settings.monitor.enabled ? ["host.keeper.enabled"] : []),
+  ];
+}
 export type SshConfig = z.output<typeof sshSchema>;

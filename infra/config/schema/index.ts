@@ -7,7 +7,7 @@ import { z } from "zod";
 import { appSchema } from "./app";
 import { databaseSchema } from "./database";
 import { dockerName, flag, strictObject } from "./fields";
-import { hostSchema } from "./host";
+import { hostPushers, hostSchema } from "./host";
 import { loggingSchema } from "./logging";
 import { monitorSchema } from "./monitor";
 import { proxySchema } from "./proxy";
@@ -32,8 +32,9 @@ export const settingsSchema = strictObject({
   monitor: monitorSchema.prefault({}),
   host: hostSchema.prefault({}),
 }, SECRET_KEYS).superRefine((settings, ctx) => {
-  if (settings.host.slices.enabled && !settings.host.ssh) {
-    ctx.addIssue({ code: "custom", path: ["host", "ssh"], message: "is required when host.slices.enabled is true" });
+  const pushers = hostPushers(settings);
+  if (pushers.length > 0 && !settings.host.ssh) {
+    ctx.addIssue({ code: "custom", path: ["host", "ssh"], message: `is required when ${pushers.join(" or ")} is true` });
   }
 });
 
