@@ -6,11 +6,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { SecretOutputs, StackConfig } from "./config";
-import { describeLimits, guardLabels } from "./containerSettings";
+import { containerName, describeLimits, guardLabels } from "./containerSettings";
 import { MetaMcp } from "./components/metamcp";
 import { ProcessMonitor } from "./components/monitor";
 import { Postgres, POSTGRES_HOST, POSTGRES_PORT } from "./components/postgres";
-import { HostSlices } from "./host";
+import { HostSlices, MonitorKeeper } from "./host";
 
 export interface StackOutputs {
   url: pulumi.Output<string>;
@@ -92,6 +92,14 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
     containers.monitor = monitor.containerName;
     limits.monitor = describeLimits(config.monitor.limits);
     metricsUrl = monitor.metricsUrl;
+    // Starts the monitor again when Docker's restart policy gives up on it after a MetaMCP crash
+    // (docs/host-slices.md, "The monitor keeper"). Declares nothing when host.keeper is off.
+    new MonitorKeeper("keeper", {
+      settings: config,
+      containers: { monitor: containerName(config, "monitor"), app: containerName(config, "app") },
+      privateKey: secrets.sshPrivateKey,
+      dependsOn: [monitor],
+    });
   }
 
   return {

@@ -4,7 +4,9 @@
  * after it.
  */
 import { describe, expect, it } from "vitest";
+import { keeperApplyScript, keeperDeleteScript } from "../../infra/host/keeperUnits";
 import { planSlices } from "../../infra/host/plan";
+import { remoteCommand } from "../../infra/host/shell";
 import { declareStack, ofType, unwrapSecret } from "../support/mocks";
 import { TEST_SECRETS } from "../support/stackFiles";
 import { declareHostSlices } from "./declare";
@@ -17,7 +19,7 @@ const SLICES_ON = {
 describe("the prod stack with host slices", () => {
   it("declares the slices' Commands exactly as HostSlices does", async () => {
     const { config, resources } = await declareStack("prod", SLICES_ON);
-    const fromStack = ofType(resources, "command:remote:Command");
+    const fromStack = ofType(resources, "command:remote:Command").filter((c) => c.name.endsWith(".slice"));
     const { commands: fromComponent } = await declareHostSlices(config, TEST_SECRETS["metamcp-guard:sshPrivateKey"]);
     expect(fromStack.map((c) => c.inputs.create)).toEqual(fromComponent.map((c) => c.inputs.create));
     expect(fromStack.map((c) => c.inputs.delete)).toEqual(fromComponent.map((c) => c.inputs.delete));
@@ -41,8 +43,36 @@ describe("the prod stack with host slices", () => {
 
 });
 
-describe("the dev stack (slices off)", () => {
-  it("declares no Command and no cgroupParent", async () => {
+describe("the prod stack's monitor keeper", () => {
+  it("declares one Command, after the monitor, carrying the keeper's scripts for the stack's container names", async () => {
+    const { config, resources } = await declareStack("prod");
+    expect(config.host.keeper).toEqual({ enabled: true, interval: 10 });
+    const keepers = ofType(resources, "command:remote:Command").filter((c) => c.name.startsWith("keeper-"));
+    expect(keepers.map((c) => c.name)).toEqual(["keeper-metamcp-prod-monitor-keeper.timer"]);
+    const [keeper] = keepers;
+    const spec = { stack: "prod", monitor: "metamcp-prod-monitor", app: "metamcp-prod", intervalSeconds: 10 };
+    expect(keeper.inputs.create).toBe(remoteCommand(keeperApplyScript(spec), "deploy"));
+    expect(keeper.inputs.update).toBe(keeper.inputs.create);
+    expect(keeper.inputs.delete).toBe(remoteCommand(keeperDeleteScript(spec), "deploy"));
+    expect(unwrapSecret(unwrapSecret(keeper.inputs.connection).privateKey)).toBe(TEST_SECRETS["metamcp-guard:sshPrivateKey"]);
+    expect(keeper.inputs.addPreviousOutputInEnv).toBe(false);
+    expect(keeper.options.deleteBeforeReplace).toBe(true);
+    expect(keeper.options.parent).toMatch(/MonitorKeeper::keeper$/);
+    // Created after the monitor (and so deleted before it: it never starts a monitor being removed).
+    // (Depending on the ProcessMonitor component means depending on every resource in it.)
+    expect(keeper.options.dependencies.some((urn) => urn.endsWith("::monitor-container")), keeper.options.dependencies.join(" ")).toBe(true);
+  });
+
+  it("declares none when the keeper or the monitor is off", async () => {
+    for (const overrides of [{ "metamcp-guard:host": { keeper: { enabled: false } } }, { "metamcp-guard:monitor": { enabled: false } }]) {
+      const { resources } = await declareStack("prod", overrides);
+      expect(ofType(resources, "command:remote:Command").filter((c) => c.name.startsWith("keeper-")), JSON.stringify(overrides)).toEqual([]);
+    }
+  });
+});
+
+describe("the dev stack (slices off, no SSH host)", () => {
+  it("declares no Command (no slice, no keeper) and no cgroupParent", async () => {
     const { resources } = await declareStack("dev");
     expect(ofType(resources, "command:remote:Command")).toEqual([]);
     for (const container of ofType(resources, "docker:index/container:Container")) expect(container.inputs.cgroupParent).toBeUndefined();
