@@ -12,6 +12,11 @@ import type { HostSlices } from "../host";
 import type { PidsLimit } from "../pidsLimit";
 import { guardedContainer } from "./guardedContainer";
 
+/** The monitor image's own probe of its /healthz (monitor/src/healthcheck.ts), declared so policy and verify see it. */
+export const MONITOR_HEALTHCHECK = ["CMD", "node", "/app/dist/healthcheck.js"];
+/** Signals to another user's processes need CAP_KILL; nothing else is needed to read /proc and reap. */
+export const MONITOR_CAPABILITIES = { drops: ["ALL"], adds: ["KILL"] };
+
 export interface ProcessMonitorArgs {
   config: StackConfig;
   provider: docker.Provider;
@@ -63,14 +68,16 @@ export class ProcessMonitor extends pulumi.ComponentResource {
           // The id, not the name: a name reads back as container:<id> and would replace the monitor
           // on every run. A new MetaMCP container means a new id, so the monitor follows it.
           pidMode: pulumi.interpolate`container:${args.targetContainerId}`,
-          capabilities: { drops: ["ALL"], adds: ["KILL"] },
+          capabilities: MONITOR_CAPABILITIES,
           readOnly: true,
           envs: Object.entries(env).map(([key, value]) => `${key}=${value}`),
           networksAdvanced: [{ name: args.network }],
           ports: [{ internal: monitor.metrics.port, external: monitor.metrics.port, ip: "127.0.0.1" }],
+          healthcheck: { tests: MONITOR_HEALTHCHECK, interval: "30s", timeout: "5s", retries: 3, startPeriod: "10s" },
         },
       },
-      childOpts,
+      // Health-check edits are not applied in place by this provider version, so replace.
+      { ...childOpts, replaceOnChanges: ["healthcheck"] },
     ));
 
     this.containerId = this.container.id;

@@ -62,6 +62,10 @@ describe.each(STACK_NAMES)("monitor sidecar (%s)", (stack) => {
     expect(named(declared.resources, "monitor-pids").inputs).toMatchObject({ containerId: "monitor-container-id", limit: 16 });
   });
 
+  it("declares the image's own health check, so policy and verify can see it", () => {
+    expect(container.healthcheck.tests).toEqual(["CMD", "node", "/app/dist/healthcheck.js"]);
+  });
+
   it("restarts always, so it follows MetaMCP into a new PID namespace", () => {
     expect(container.restart).toBe("always");
   });
