@@ -16,6 +16,13 @@ import { guardedContainer } from "./guardedContainer";
 export const MONITOR_HEALTHCHECK = ["CMD", "node", "/app/dist/healthcheck.js"];
 /** Signals to another user's processes need CAP_KILL; nothing else is needed to read /proc and reap. */
 export const MONITOR_CAPABILITIES = { drops: ["ALL"], adds: ["KILL"] };
+/** It only reads /proc and sends signals: a read-only root means a compromised monitor cannot rewrite itself. */
+export const MONITOR_READ_ONLY_ROOT = true;
+
+/** The monitor's PidMode: MetaMCP's PID namespace by container id, as the engine also reports it (verify compares it). */
+export function monitorPidMode(appContainerId: string): string {
+  return `container:${appContainerId}`;
+}
 
 export interface ProcessMonitorArgs {
   config: StackConfig;
@@ -67,9 +74,9 @@ export class ProcessMonitor extends pulumi.ComponentResource {
           image,
           // The id, not the name: a name reads back as container:<id> and would replace the monitor
           // on every run. A new MetaMCP container means a new id, so the monitor follows it.
-          pidMode: pulumi.interpolate`container:${args.targetContainerId}`,
+          pidMode: args.targetContainerId.apply(monitorPidMode),
           capabilities: MONITOR_CAPABILITIES,
-          readOnly: true,
+          readOnly: MONITOR_READ_ONLY_ROOT,
           envs: Object.entries(env).map(([key, value]) => `${key}=${value}`),
           networksAdvanced: [{ name: args.network }],
           ports: [{ internal: monitor.metrics.port, external: monitor.metrics.port, ip: "127.0.0.1" }],

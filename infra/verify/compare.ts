@@ -2,10 +2,16 @@
  * The decision: what the stack wants of each container against what its inspect document and
  * the kernel say is in force (pure). One row per setting, so a report names exactly what differs.
  */
+// The policy pack's own reading of capability names and of what exposes the Docker socket, so that
+// verify holds what runs to the same rules the pack holds declarations to (the pack imports nothing
+// from infra/; this direction keeps it so).
+import { SOCKET_DEFAULTS } from "../../policy/config";
+import { capabilityName, exposesSocket } from "../../policy/security";
+import { monitorPidMode } from "../components/monitor";
 import { formatSize } from "../config/units";
 import type { Role } from "../containerSettings";
 import { normalizePidsLimit, UNLIMITED } from "../pidsLimit/dockerApi";
-import { containerNameOf, type ContainerInspect } from "./inspect";
+import { boundHostPaths, containerNameOf, securityOption, type ContainerInspect } from "./inspect";
 import type { KernelReading } from "./kernel";
 import type { WantedContainer } from "./wanted";
 
@@ -30,9 +36,12 @@ export interface FoundContainer {
   alsoLabelled: string[];
 }
 
-/** Rows for every wanted container; `found` holds undefined for a container that does not exist. */
-export function compareStack(wanted: WantedContainer[], found: ReadonlyMap<Role, FoundContainer | undefined>): CheckRow[] {
-  return wanted.flatMap((container) => compareContainer(container, found.get(container.role)));
+/** What verify found for each role; undefined (or absent) for a container that does not exist. */
+export type FoundContainers = ReadonlyMap<Role, FoundContainer | undefined>;
+
+/** Rows for every wanted container. */
+export function compareStack(wanted: WantedContainer[], found: FoundContainers): CheckRow[] {
+  return wanted.flatMap((container) => compareContainer(container, found.get(container.role), found));
 }
 
 /** True when nothing differs and nothing is missing (an unreadable kernel value is not a failure). */
@@ -40,7 +49,11 @@ export function allInForce(rows: readonly CheckRow[]): boolean {
   return rows.every((row) => row.status === "ok" || row.status === "unreadable");
 }
 
-export function compareContainer(wanted: WantedContainer, found: FoundContainer | undefined): CheckRow[] {
+/**
+ * Rows for one container. `others` are the stack's other containers as found: the monitor's
+ * PidMode names MetaMCP's container by id (none given: it counts as missing).
+ */
+export function compareContainer(wanted: WantedContainer, found: FoundContainer | undefined, others: FoundContainers = new Map()): CheckRow[] {
   const row = (setting: string, want: string, inForce: string, same = want === inForce): CheckRow => ({
     role: wanted.role,
     container: wanted.name,
@@ -72,8 +85,15 @@ export function compareContainer(wanted: WantedContainer, found: FoundContainer 
     ...Object.entries(wanted.log.options).map(([option, value]) =>
       row(`LogConfig ${option}`, value, log.Config?.[option] ?? "(unset)"),
     ),
-    ...(wanted.healthcheck ? [healthcheckRow(row, wanted.healthcheck, inspect.Config?.Healthcheck?.Test)] : []),
+    healthcheckRow(row, wanted.healthcheck, inspect.Config?.Healthcheck?.Test),
     ...(wanted.cgroupParent !== undefined ? [row("CgroupParent", wanted.cgroupParent, host.CgroupParent || "(none)")] : []),
+    ...securityOptionRows(row, wanted.securityOptions, host.SecurityOpt ?? []),
+    // For every container: privileged means every capability and device, which would make the rows below moot.
+    row("Privileged", "false", String(host.Privileged === true)),
+    ...capabilityRows(row, wanted.capabilities, host.CapAdd ?? [], host.CapDrop ?? []),
+    ...(wanted.readonlyRootfs !== undefined ? [row("ReadonlyRootfs", String(wanted.readonlyRootfs), String(host.ReadonlyRootfs === true))] : []),
+    ...(wanted.pidNamespaceOf ? [pidModeRow(row, wanted.pidNamespaceOf.name, others.get(wanted.pidNamespaceOf.role), host.PidMode)] : []),
+    dockerSocketRow(row, boundHostPaths(inspect)),
     ...Object.entries(wanted.labels).map(([label, value]) => row(`Label ${label}`, value, labels[label] ?? "(absent)")),
   ];
 }
@@ -91,6 +111,42 @@ function healthcheckRow(row: RowMaker, wanted: { test?: string[] }, test: string
   const inForce = present ? JSON.stringify(test) : "none";
   if (wanted.test) return row("Healthcheck", JSON.stringify(wanted.test), inForce);
   return row("Healthcheck", "present", inForce, present);
+}
+
+/** Each option the stack sets, with its value in force; the engine's other options are left alone. */
+function securityOptionRows(row: RowMaker, wanted: Record<string, string>, inForce: string[]): CheckRow[] {
+  const options = new Map(inForce.map(securityOption));
+  return Object.entries(wanted).map(([option, value]) => row(`SecurityOpt ${option}`, value, options.get(option) ?? "(absent)"));
+}
+
+/** Capability names as a sorted list without CAP_ ("KILL, NET_ADMIN"), or "(none)". */
+function capabilityList(names: readonly string[]): string {
+  return [...new Set(names.map(capabilityName))].sort().join(", ") || "(none)";
+}
+
+/** CapAdd exactly as wanted (nothing beyond); CapDrop, when the stack drops any, including each of them. */
+function capabilityRows(row: RowMaker, wanted: WantedContainer["capabilities"], capAdd: string[], capDrop: string[]): CheckRow[] {
+  const rows = [row("CapAdd", capabilityList(wanted.adds), capabilityList(capAdd))];
+  if (wanted.drops.length === 0) return rows;
+  const dropped = new Set(capDrop.map(capabilityName));
+  const includesAll = wanted.drops.every((cap) => dropped.has(capabilityName(cap)));
+  return [...rows, row("CapDrop", `includes ${capabilityList(wanted.drops)}`, capabilityList(capDrop), includesAll)];
+}
+
+/** The PID namespace of the container verify found in that role; with none found, the row fails. */
+function pidModeRow(row: RowMaker, ownerName: string, owner: FoundContainer | undefined, pidMode: string | undefined): CheckRow {
+  const inForce = pidMode || "(own namespace)";
+  if (!owner) return row("PidMode", `container:<id of ${ownerName}> (missing)`, inForce, false);
+  return row("PidMode", monitorPidMode(owner.inspect.Id), inForce);
+}
+
+/** No bind of the Docker socket, nor of a directory holding it (/run hands it over just the same). */
+function dockerSocketRow(row: RowMaker, hostPaths: string[]): CheckRow {
+  const exposing = hostPaths.flatMap((path) => {
+    const socket = SOCKET_DEFAULTS.socketPaths.find((candidate) => exposesSocket(path, candidate));
+    return socket ? [path === socket ? path : `${path} (holds ${socket})`] : [];
+  });
+  return row("Docker socket", "not mounted", exposing.join(", ") || "not mounted");
 }
 
 /** "1g" for 1 GiB; Docker's 0 means no limit and -1 (swap) unlimited swap. */

@@ -1,14 +1,18 @@
 /**
  * What the stack wants of each container, derived (pure) from the stack config through the same
- * functions the Pulumi components use: containerName, limitArgs, logArgs, guardLabels, the app's
- * health-check command and the slice plan. A rule changed there changes what verify expects.
+ * functions and constants the Pulumi components use: containerName, guardedContainerArgs (limits,
+ * rotation, restart, labels, security options), the health-check commands, the monitor's
+ * hardening and the slice plan. A rule changed there changes what verify expects.
  */
+import type * as docker from "@pulumi/docker";
 import type { StackConfig } from "../config";
 import { HEALTHCHECK_COMMAND } from "../components/metamcp";
+import { MONITOR_CAPABILITIES, MONITOR_HEALTHCHECK, MONITOR_READ_ONLY_ROOT } from "../components/monitor";
 import { POSTGRES_INIT } from "../components/postgres";
-import { containerName, guardLabels, limitArgs, logArgs, type Role } from "../containerSettings";
+import { containerName, guardedContainerArgs, type Role } from "../containerSettings";
 import { ROLES } from "../host/names";
 import { containerLimits, planSlices } from "../host/plan";
+import { securityOption } from "./inspect";
 
 const MIB = 1024 * 1024;
 const NANO = 1e9;
@@ -34,20 +38,34 @@ export interface WantedContainer {
   nanoCpus: number;
   /** HostConfig.PidsLimit, also the value the kernel's pids.max must hold. */
   pidsLimit: number;
-  /** HostConfig.Init; undefined for the monitor, whose container is not declared yet. */
+  /**
+   * HostConfig.Init; undefined for the monitor, which declares none: it is not PID 1 of
+   * MetaMCP's PID namespace, where MetaMCP's own init reaps.
+   */
   init?: boolean;
   /** HostConfig.RestartPolicy.Name. */
   restart: string;
   log: WantedLogConfig;
   /** Labels that must be present with these values (others may be there too). */
   labels: Record<string, string>;
-  /**
-   * Config.Healthcheck: `test` when the exact command is known, `{}` when one must merely be
-   * present; undefined for the monitor (not declared yet).
-   */
-  healthcheck?: { test?: string[] };
+  /** Config.Healthcheck: `test` when the exact command is known, `{}` when one must merely be present. */
+  healthcheck: { test?: string[] };
   /** HostConfig.CgroupParent; undefined when host.slices.enabled is false. */
   cgroupParent?: string;
+  /** HostConfig.SecurityOpt by option, its value normalised (securityOption): `{ "no-new-privileges": "true" }`. */
+  securityOptions: Record<string, string>;
+  /**
+   * HostConfig.CapAdd must be exactly `adds`; CapDrop must include each of `drops` (both without
+   * CAP_). Empty for both: Docker's default set, nothing added.
+   */
+  capabilities: { adds: string[]; drops: string[] };
+  /** HostConfig.ReadonlyRootfs; undefined where a writable root is fine (MetaMCP, Postgres). */
+  readonlyRootfs?: boolean;
+  /**
+   * HostConfig.PidMode must be container:<id> of this container as verify finds it (the monitor:
+   * MetaMCP's); undefined where the container's own namespace is expected.
+   */
+  pidNamespaceOf?: { role: Role; name: string };
 }
 
 /** The settings block of each role in the stack config. */
@@ -62,19 +80,29 @@ function roleSettings(config: StackConfig, role: Role): { restart: string; label
   }
 }
 
+type RoleSpecifics = Pick<WantedContainer, "init" | "healthcheck" | "capabilities" | "readonlyRootfs" | "pidNamespaceOf">;
+
+/** MetaMCP's and Postgres's components declare no capabilities: Docker's default set, nothing added or dropped. */
+const DEFAULT_CAPABILITIES = { adds: [], drops: [] };
+
 /** The role-specific parts: what verify knows of each container beyond the shared settings. */
-function roleSpecifics(config: StackConfig, role: Role): Pick<WantedContainer, "init" | "healthcheck"> {
+function roleSpecifics(config: StackConfig, role: Role): RoleSpecifics {
   switch (role) {
     case "app":
-      return { init: config.app.init, healthcheck: { test: [...HEALTHCHECK_COMMAND] } };
+      return { init: config.app.init, healthcheck: { test: [...HEALTHCHECK_COMMAND] }, capabilities: DEFAULT_CAPABILITIES };
     case "db":
       // Its test names the database user and database, built in the component; presence is what matters.
-      return { init: POSTGRES_INIT, healthcheck: {} };
+      return { init: POSTGRES_INIT, healthcheck: {}, capabilities: DEFAULT_CAPABILITIES };
     case "monitor":
-      // The monitor's component is being written; until then only the shared settings are checked.
-      return {};
+      return {
+        healthcheck: { test: [...MONITOR_HEALTHCHECK] },
+        capabilities: { adds: [...MONITOR_CAPABILITIES.adds], drops: [...MONITOR_CAPABILITIES.drops] },
+        readonlyRootfs: MONITOR_READ_ONLY_ROOT,
+        pidNamespaceOf: { role: "app", name: containerName(config, "app") },
+      };
   }
 }
+
 
 /**
  * Every container the stack runs (no db with an external database, no monitor when disabled), in
@@ -83,23 +111,26 @@ function roleSpecifics(config: StackConfig, role: Role): Pick<WantedContainer, "
 export function wantedContainers(config: StackConfig): WantedContainer[] {
   const limitsByRole = containerLimits(config);
   const cgroupParents = config.host.slices.enabled ? planSlices(config).cgroupParents : {};
-  const { logDriver, logOpts } = logArgs(config);
   return ROLES.flatMap((role): WantedContainer[] => {
     const limits = limitsByRole[role];
     if (!limits) return [];
-    const args = limitArgs(limits);
     const settings = roleSettings(config, role);
+    // The very settings the component spreads into its docker.Container. They are plain values;
+    // only their types are the provider's Input<…>.
+    const guarded = guardedContainerArgs(config, role, { limits, restart: settings.restart, labels: settings.labels });
+    const labels = guarded.labels as docker.types.input.ContainerLabel[];
     return [
       {
         role,
         name: containerName(config, role),
-        memory: Number(args.memory) * MIB,
-        memorySwap: Number(args.memorySwap) * MIB,
-        nanoCpus: Math.round(Number(args.cpus) * NANO),
+        memory: Number(guarded.memory) * MIB,
+        memorySwap: Number(guarded.memorySwap) * MIB,
+        nanoCpus: Math.round(Number(guarded.cpus) * NANO),
         pidsLimit: limits.pids,
-        restart: settings.restart,
-        log: { type: String(logDriver), options: { ...(logOpts as Record<string, string>) } },
-        labels: Object.fromEntries(guardLabels(config, role, settings.labels).map(({ label, value }) => [String(label), String(value)])),
+        restart: String(guarded.restart),
+        log: { type: String(guarded.logDriver), options: { ...(guarded.logOpts as Record<string, string>) } },
+        labels: Object.fromEntries(labels.map(({ label, value }) => [String(label), String(value)])),
+        securityOptions: Object.fromEntries((guarded.securityOpts as string[]).map(securityOption)),
         ...roleSpecifics(config, role),
         ...(cgroupParents[role] !== undefined ? { cgroupParent: cgroupParents[role] } : {}),
       },

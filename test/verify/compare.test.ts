@@ -1,13 +1,13 @@
 /**
  * The comparison, from inspect documents shaped as the engine returns them (fixtures/*.json, for
- * the dev stack's app and Postgres): a document that matches passes, and each setting broken on
- * its own yields exactly one row that names it, with what is in force.
+ * the dev stack's app, Postgres and monitor): a document that matches passes, and each setting
+ * broken on its own yields exactly one row that names it, with what is in force.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Role } from "../../infra/containerSettings";
-import { allInForce, compareContainer, compareStack, type FoundContainer } from "../../infra/verify/compare";
+import { allInForce, compareContainer, compareStack, type FoundContainer, type FoundContainers } from "../../infra/verify/compare";
 import type { ContainerInspect } from "../../infra/verify/inspect";
 import type { KernelReading } from "../../infra/verify/kernel";
 import { readStackConfig } from "../../infra/verify/stackFile";
@@ -17,30 +17,43 @@ import { REPO_ROOT } from "../support/stackFiles";
 const dev = wantedContainers(readStackConfig("dev", { projectDir: REPO_ROOT }));
 const wantedApp = dev.find((c) => c.role === "app")!;
 const wantedDb = dev.find((c) => c.role === "db")!;
+const wantedMonitor = dev.find((c) => c.role === "monitor")!;
 
-function fixture(name: "dev-app" | "dev-db"): ContainerInspect {
+function fixture(name: "dev-app" | "dev-db" | "dev-monitor"): ContainerInspect {
   return JSON.parse(readFileSync(join(__dirname, "fixtures", `${name}.inspect.json`), "utf8")) as ContainerInspect;
 }
 
 const KERNEL_64: KernelReading = { readable: true, pidsMax: 64, file: "/sys/fs/cgroup/pids/docker/x/pids.max" };
+/** The monitor's cap in the dev stack. */
+const KERNEL_16: KernelReading = { readable: true, pidsMax: 16, file: "/sys/fs/cgroup/pids/docker/y/pids.max" };
 
 function found(inspect: ContainerInspect, kernel: KernelReading = KERNEL_64, alsoLabelled: string[] = []): FoundContainer {
   return { inspect, kernel, alsoLabelled };
 }
 
-/** The rows that are not ok, as [setting, in force]. */
-function problems(wanted: WantedContainer, container: FoundContainer | undefined): Array<[string, string, string]> {
-  return compareContainer(wanted, container)
+/** The rows that are not ok, as [setting, in force, status]. */
+function problems(wanted: WantedContainer, container: FoundContainer | undefined, others?: FoundContainers): Array<[string, string, string]> {
+  return compareContainer(wanted, container, others)
     .filter((row) => row.status !== "ok")
     .map((row) => [row.setting, row.inForce, row.status]);
 }
 
-/** A copy of the app fixture with one change applied. */
-function appWith(change: (doc: ContainerInspect) => void): ContainerInspect {
-  const doc = fixture("dev-app");
+/** A copy of a fixture with one change applied. */
+function fixtureWith(name: "dev-app" | "dev-db" | "dev-monitor", change: (doc: ContainerInspect) => void): ContainerInspect {
+  const doc = fixture(name);
   change(doc);
   return doc;
 }
+
+function appWith(change: (doc: ContainerInspect) => void): ContainerInspect {
+  return fixtureWith("dev-app", change);
+}
+
+/** The stack's other containers as verify finds them: the monitor's PidMode names the app fixture's id. */
+const DEV_OTHERS: FoundContainers = new Map<Role, FoundContainer>([
+  ["app", found(fixture("dev-app"))],
+  ["db", found(fixture("dev-db"))],
+]);
 
 describe("compare: a container as the stack wants it", () => {
   it("the app fixture passes, every setting checked", () => {
@@ -59,16 +72,46 @@ describe("compare: a container as the stack wants it", () => {
       ["LogConfig max-size", "ok"],
       ["LogConfig max-file", "ok"],
       ["Healthcheck", "ok"],
+      ["SecurityOpt no-new-privileges", "ok"],
+      ["Privileged", "ok"],
+      ["CapAdd", "ok"],
+      ["Docker socket", "ok"],
       ["Label metamcp-guard.project", "ok"],
       ["Label metamcp-guard.stack", "ok"],
       ["Label metamcp-guard.role", "ok"],
     ]);
     expect(rows.find((r) => r.setting === "Memory")).toMatchObject({ wanted: "1g", inForce: "1g" });
     expect(rows.find((r) => r.setting === "NanoCpus")).toMatchObject({ wanted: "1 CPU", inForce: "1 CPU" });
+    expect(rows.find((r) => r.setting === "SecurityOpt no-new-privileges")).toMatchObject({ wanted: "true", inForce: "true" });
+    expect(rows.find((r) => r.setting === "CapAdd")).toMatchObject({ wanted: "(none)", inForce: "(none)" });
+    expect(rows.find((r) => r.setting === "Docker socket")).toMatchObject({ wanted: "not mounted", inForce: "not mounted" });
   });
 
-  it("the Postgres fixture passes: its health check need only be present", () => {
+  it("the Postgres fixture passes: its health check need only be present, its named volume is no host path", () => {
     expect(problems(wantedDb, found(fixture("dev-db")))).toEqual([]);
+  });
+
+  it("the monitor fixture passes, its hardening checked, in the PID namespace of the app verify found", () => {
+    const rows = compareContainer(wantedMonitor, found(fixture("dev-monitor"), KERNEL_16), DEV_OTHERS);
+    expect(rows.filter((r) => r.status !== "ok")).toEqual([]);
+    expect(rows.map((r) => [r.setting, r.wanted, r.inForce]).slice(rows.findIndex((r) => r.setting === "Healthcheck"), -3)).toEqual([
+      ["Healthcheck", '["CMD","node","/app/dist/healthcheck.js"]', '["CMD","node","/app/dist/healthcheck.js"]'],
+      ["SecurityOpt no-new-privileges", "true", "true"],
+      ["Privileged", "false", "false"],
+      ["CapAdd", "KILL", "KILL"],
+      ["CapDrop", "includes ALL", "ALL"],
+      ["ReadonlyRootfs", "true", "true"],
+      ["PidMode", `container:${"a".repeat(64)}`, `container:${"a".repeat(64)}`],
+      ["Docker socket", "not mounted", "not mounted"],
+    ]);
+    expect(rows.some((r) => r.setting === "Init")).toBe(false);
+  });
+
+  it("compareStack hands the monitor the app it found", () => {
+    const stack = new Map<Role, FoundContainer | undefined>([...DEV_OTHERS, ["monitor", found(fixture("dev-monitor"), KERNEL_16)]]);
+    const rows = compareStack(dev, stack);
+    expect(rows.find((r) => r.role === "monitor" && r.setting === "PidMode")).toMatchObject({ status: "ok" });
+    expect(allInForce(rows)).toBe(true);
   });
 
   it("an unreadable kernel value is shown but is not a failure", () => {
@@ -103,10 +146,40 @@ describe("compare: each setting wrong is reported exactly", () => {
     ["role label wrong", (d) => (d.Config!.Labels!["metamcp-guard.role"] = "db"), "Label metamcp-guard.role", "db"],
     ["stopped", (d) => (d.State = { Status: "exited", Running: false, Pid: 0 }), "State", "exited"],
     ["another name", (d) => (d.Name = "/metamcp-dev-old"), "Container", "metamcp-dev-old"],
+    ["no security options", (d) => (d.HostConfig!.SecurityOpt = null), "SecurityOpt no-new-privileges", "(absent)"],
+    ["another security option only", (d) => (d.HostConfig!.SecurityOpt = ["seccomp=unconfined"]), "SecurityOpt no-new-privileges", "(absent)"],
+    ["no-new-privileges switched off", (d) => (d.HostConfig!.SecurityOpt = ["no-new-privileges:false"]), "SecurityOpt no-new-privileges", "false"],
+    ["privileged", (d) => (d.HostConfig!.Privileged = true), "Privileged", "true"],
+    ["a capability added", (d) => (d.HostConfig!.CapAdd = ["NET_ADMIN"]), "CapAdd", "NET_ADMIN"],
+    ["a capability added as the CLI writes it", (d) => (d.HostConfig!.CapAdd = ["CAP_SYS_PTRACE", "cap_kill"]), "CapAdd", "KILL, SYS_PTRACE"],
+    ["the Docker socket bound with -v", (d) => (d.HostConfig!.Binds = ["/var/run/docker.sock:/var/run/docker.sock:ro"]), "Docker socket", "/var/run/docker.sock"],
+    ["/run bound with --mount (holds the socket)", (d) => (d.HostConfig!.Mounts = [{ Type: "bind", Source: "/run", Target: "/host-run" }]), "Docker socket", "/run (holds /run/docker.sock)"],
+    ["the socket mounted, seen only in force", (d) => (d.Mounts = [{ Type: "bind", Source: "/run/docker.sock", Destination: "/s" }]), "Docker socket", "/run/docker.sock"],
   ];
 
   it.each(CASES)("%s", (_, change, setting, inForce) => {
     expect(problems(wantedApp, found(appWith(change)))).toEqual([[setting, inForce, "mismatch"]]);
+  });
+
+  it.each([
+    ["no-new-privileges", ["no-new-privileges"]],
+    ["no-new-privileges=true", ["no-new-privileges=true"]],
+    ["no-new-privileges:1 among others", ["label=disable", "no-new-privileges:1"]],
+  ])("no-new-privileges written as %s is in force", (_, opts) => {
+    expect(problems(wantedApp, found(appWith((d) => (d.HostConfig!.SecurityOpt = opts))))).toEqual([]);
+  });
+
+  it("binds that are not the socket pass; the socket bound twice (-v, and so in force) is one path", () => {
+    const binds = appWith((d) => {
+      d.HostConfig!.Binds = ["/srv/data:/data", "named-volume:/cache"];
+      d.Mounts = [{ Type: "bind", Source: "/srv/data", Destination: "/data" }];
+    });
+    expect(problems(wantedApp, found(binds))).toEqual([]);
+    const socket = appWith((d) => {
+      d.HostConfig!.Binds = ["/var/run/docker.sock:/var/run/docker.sock"];
+      d.Mounts = [{ Type: "bind", Source: "/var/run/docker.sock", Destination: "/var/run/docker.sock" }];
+    });
+    expect(problems(wantedApp, found(socket))).toEqual([["Docker socket", "/var/run/docker.sock", "mismatch"]]);
   });
 
   it("no labels at all (re-created by hand, found by name): every label is reported", () => {
@@ -148,5 +221,48 @@ describe("compare: CgroupParent, when the stack puts containers in slices", () =
   it("passes in the slice and is reported outside it", () => {
     expect(problems(sliced, found(appWith((d) => (d.HostConfig!.CgroupParent = "/metamcp.slice/metamcp-app.slice"))))).toEqual([]);
     expect(problems(sliced, found(fixture("dev-app")))).toEqual([["CgroupParent", "(none)", "mismatch"]]);
+  });
+});
+
+describe("compare: the monitor's hardening, each setting wrong reported exactly", () => {
+  const APP_ID = "a".repeat(64);
+  const monitorWith = (change: (doc: ContainerInspect) => void) => found(fixtureWith("dev-monitor", change), KERNEL_16);
+
+  const CASES: Array<[string, (doc: ContainerInspect) => void, string, string]> = [
+    ["another health check", (d) => (d.Config!.Healthcheck = { Test: ["CMD-SHELL", "true"] }), "Healthcheck", '["CMD-SHELL","true"]'],
+    ["no health check", (d) => delete d.Config!.Healthcheck, "Healthcheck", "none"],
+    ["without no-new-privileges", (d) => (d.HostConfig!.SecurityOpt = null), "SecurityOpt no-new-privileges", "(absent)"],
+    ["a capability beyond KILL", (d) => (d.HostConfig!.CapAdd = ["KILL", "NET_ADMIN"]), "CapAdd", "KILL, NET_ADMIN"],
+    ["KILL not added", (d) => (d.HostConfig!.CapAdd = null), "CapAdd", "(none)"],
+    ["nothing dropped", (d) => (d.HostConfig!.CapDrop = null), "CapDrop", "(none)"],
+    ["some dropped, not ALL", (d) => (d.HostConfig!.CapDrop = ["NET_RAW", "MKNOD"]), "CapDrop", "MKNOD, NET_RAW"],
+    ["a writable root", (d) => (d.HostConfig!.ReadonlyRootfs = false), "ReadonlyRootfs", "false"],
+    ["read-only never set (field left out)", (d) => delete d.HostConfig!.ReadonlyRootfs, "ReadonlyRootfs", "false"],
+    ["in its own PID namespace", (d) => (d.HostConfig!.PidMode = ""), "PidMode", "(own namespace)"],
+    ["in the host's PID namespace", (d) => (d.HostConfig!.PidMode = "host"), "PidMode", "host"],
+    ["in an old MetaMCP's namespace (MetaMCP re-created, monitor not)", (d) => (d.HostConfig!.PidMode = `container:${"d".repeat(64)}`), "PidMode", `container:${"d".repeat(64)}`],
+    ["in Postgres's namespace", (d) => (d.HostConfig!.PidMode = `container:${"b".repeat(64)}`), "PidMode", `container:${"b".repeat(64)}`],
+    ["privileged", (d) => (d.HostConfig!.Privileged = true), "Privileged", "true"],
+    ["the Docker socket bound", (d) => (d.HostConfig!.Binds = ["/var/run/docker.sock:/var/run/docker.sock"]), "Docker socket", "/var/run/docker.sock"],
+  ];
+
+  it.each(CASES)("%s", (_, change, setting, inForce) => {
+    expect(problems(wantedMonitor, monitorWith(change), DEV_OTHERS)).toEqual([[setting, inForce, "mismatch"]]);
+  });
+
+  it.each([
+    ["as the 20.10 CLI writes them (CAP_KILL)", { CapAdd: ["CAP_KILL"], CapDrop: ["ALL"] }],
+    ["in lower case", { CapAdd: ["kill"], CapDrop: ["all"] }],
+    ["with more dropped than ALL", { CapAdd: ["KILL"], CapDrop: ["ALL", "NET_RAW"] }],
+  ])("capabilities %s pass", (_, caps) => {
+    expect(problems(wantedMonitor, monitorWith((d) => Object.assign(d.HostConfig!, caps)), DEV_OTHERS)).toEqual([]);
+  });
+
+  it("with MetaMCP missing, the PidMode row says what it wanted and fails", () => {
+    const rows = compareContainer(wantedMonitor, found(fixture("dev-monitor"), KERNEL_16), new Map<Role, FoundContainer>([["db", found(fixture("dev-db"))]]));
+    expect(rows.filter((r) => r.status !== "ok").map((r) => [r.setting, r.wanted, r.inForce, r.status])).toEqual([
+      ["PidMode", "container:<id of metamcp-dev> (missing)", `container:${APP_ID}`, "mismatch"],
+    ]);
+    expect(allInForce(rows)).toBe(false);
   });
 });

@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { HEALTHCHECK_COMMAND } from "../../infra/components/metamcp";
+import { MONITOR_HEALTHCHECK } from "../../infra/components/monitor";
 import { parseStackConfig, type StackConfig } from "../../infra/config";
+import { securityOption } from "../../infra/verify/inspect";
 import { readStackConfig } from "../../infra/verify/stackFile";
 import { wantedContainers } from "../../infra/verify/wanted";
 import { REPO_ROOT } from "../support/stackFiles";
@@ -39,13 +41,42 @@ describe("wantedContainers", () => {
     }
   });
 
-  it("init and health checks: the app's exact command, Postgres any, the monitor not yet", () => {
+  it("init and health checks: the app's and the monitor's exact commands, Postgres any; no init for the monitor", () => {
     const [app, db, monitor] = wantedContainers(dev);
     expect(app).toMatchObject({ init: true, healthcheck: { test: HEALTHCHECK_COMMAND } });
     expect(db).toMatchObject({ init: true, healthcheck: {} });
-    expect(db.healthcheck!.test).toBeUndefined();
+    expect(db.healthcheck.test).toBeUndefined();
     expect(monitor.init).toBeUndefined();
-    expect(monitor.healthcheck).toBeUndefined();
+    expect(monitor.healthcheck).toEqual({ test: MONITOR_HEALTHCHECK });
+  });
+
+  it("no-new-privileges on every container, as guardedContainerArgs sets it", () => {
+    expect(wantedContainers(dev).map((c) => [c.role, c.securityOptions])).toEqual([
+      ["app", { "no-new-privileges": "true" }],
+      ["db", { "no-new-privileges": "true" }],
+      ["monitor", { "no-new-privileges": "true" }],
+    ]);
+  });
+
+  it("the monitor: KILL added, ALL dropped, a read-only root, in MetaMCP's PID namespace", () => {
+    const monitor = wantedContainers(dev)[2];
+    expect(monitor).toMatchObject({
+      capabilities: { adds: ["KILL"], drops: ["ALL"] },
+      readonlyRootfs: true,
+      pidNamespaceOf: { role: "app", name: "metamcp-dev" },
+    });
+  });
+
+  it("MetaMCP and Postgres: no capability added, and their root and PID namespace are their own business", () => {
+    for (const container of wantedContainers(dev).slice(0, 2)) {
+      expect(container.capabilities).toEqual({ adds: [], drops: [] });
+      expect(container.readonlyRootfs).toBeUndefined();
+      expect(container.pidNamespaceOf).toBeUndefined();
+    }
+  });
+
+  it("the monitor follows namePrefix to find MetaMCP", () => {
+    expect(wantedContainers(devWith({ namePrefix: "edge" }))[2].pidNamespaceOf).toEqual({ role: "app", name: "edge" });
   });
 
   it("app.init false is what verify then expects", () => {
@@ -78,5 +109,19 @@ describe("wantedContainers", () => {
       "/metamcp.slice/metamcp-monitor.slice",
     ]);
     expect(wantedContainers(devWith({ host: host("systemd") }))[0].cgroupParent).toBe("metamcp-app.slice");
+  });
+});
+
+describe("securityOption: a --security-opt as the daemon reads it", () => {
+  it.each([
+    ["no-new-privileges", ["no-new-privileges", "true"]],
+    ["no-new-privileges:true", ["no-new-privileges", "true"]],
+    ["no-new-privileges=1", ["no-new-privileges", "true"]],
+    ["no-new-privileges:false", ["no-new-privileges", "false"]],
+    ["no-new-privileges=F", ["no-new-privileges", "false"]],
+    ["label:disable", ["label", "disable"]],
+    ["seccomp=/etc/docker/a:b.json", ["seccomp", "/etc/docker/a:b.json"]],
+  ])("%s", (text, expected) => {
+    expect(securityOption(text)).toEqual(expected);
   });
 });
