@@ -36,8 +36,8 @@ export class HostSlices extends pulumi.ComponentResource {
     const { settings } = args;
     this.plan = settings.host.slices.enabled ? planSlices(settings) : undefined;
     if (this.plan) {
-      const ssh = settings.host.ssh!;
       const connection = sshConnection("host.slices.enabled", settings.host.ssh, args.privateKey);
+      const ssh = settings.host.ssh!; // sshConnection has refused a missing one
       let parentCommand: command.remote.Command | undefined;
       for (const spec of slicesOf(this.plan)) {
         const apply = remoteCommand(applyScript(spec, this.plan.stack), ssh.user);

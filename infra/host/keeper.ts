@@ -48,7 +48,7 @@ export class MonitorKeeper extends pulumi.ComponentResource {
     this.spec = keeperSpecOf(settings, args.containers);
     if (this.spec) {
       const connection = sshConnection("host.keeper.enabled", settings.host.ssh, args.privateKey);
-      const user = settings.host.ssh!.user;
+      const user = settings.host.ssh!.user; // sshConnection has refused a missing one
       const apply = remoteCommand(keeperApplyScript(this.spec), user);
       this.command = new command.remote.Command(
         // The timer's name is part of the resource name: a renamed monitor gets new units and the
