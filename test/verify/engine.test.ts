@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HEALTHCHECK_COMMAND } from "../../infra/components/metamcp";
 import { applyPidsLimit, dockerRequest } from "../../infra/pidsLimit/dockerApi";
 import { verifyStack, type VerifyReport } from "../../infra/verify";
-import { describeWithDocker, docker, removeTestContainers, TEST_LABEL_KEY, TEST_OWNER_LABEL_KEY } from "../support/docker";
+import { describeWithDocker, docker, removeTestContainers, runTestContainer, TEST_LABEL_KEY, TEST_OWNER_LABEL_KEY } from "../support/docker";
 import { busyboxImage } from "../support/images";
 import { REPO_ROOT } from "../support/stackFiles";
 
@@ -37,19 +37,29 @@ interface CreateBody {
   HostConfig: Record<string, unknown>;
 }
 
-function devBody(role: Role, image: string, stack = STACK): CreateBody {
+/**
+ * The monitor's hardening as the stack declares it (infra/components/monitor.ts): MetaMCP's PID
+ * namespace by id, every capability dropped but KILL, a read-only root.
+ */
+function monitorHardening(appId: string | undefined): Record<string, unknown> {
+  if (!appId) throw new Error("the monitor joins MetaMCP's PID namespace: create MetaMCP first");
+  return { PidMode: `container:${appId}`, CapDrop: ["ALL"], CapAdd: ["KILL"], ReadonlyRootfs: true };
+}
+
+/** `appId`: MetaMCP's container, whose PID namespace the monitor joins (monitor only). */
+function devBody(role: Role, image: string, appId?: string): CreateBody {
   const limits = { app: [1 * GIB, 1e9], db: [256 * MIB, 0.5e9], monitor: [128 * MIB, 0.25e9] }[role];
   const health = {
     app: { Test: [...HEALTHCHECK_COMMAND], Interval: 3600e9, Retries: 3 },
     db: { Test: ["CMD-SHELL", "pg_isready -U metamcp_user -d metamcp_db"], Interval: 3600e9, Retries: 5 },
-    monitor: undefined,
+    monitor: { Test: ["CMD", "node", "/app/dist/healthcheck.js"], Interval: 3600e9, Retries: 3 },
   }[role];
   return {
     Image: image,
     Cmd: ["sleep", "3600"],
     Labels: {
       "metamcp-guard.project": "metamcp-guard",
-      "metamcp-guard.stack": stack,
+      "metamcp-guard.stack": STACK,
       "metamcp-guard.role": role,
       [TEST_LABEL_KEY]: "1",
       [TEST_OWNER_LABEL_KEY]: String(process.pid),
@@ -63,17 +73,27 @@ function devBody(role: Role, image: string, stack = STACK): CreateBody {
       Init: role !== "monitor",
       RestartPolicy: { Name: role === "monitor" ? "always" : "unless-stopped" },
       LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+      SecurityOpt: ["no-new-privileges:true"],
+      ...(role === "monitor" ? monitorHardening(appId) : {}),
     },
   };
 }
 
-/** Creates and starts a container, then sets its PID cap with our PidsLimit code as the stack does. */
-async function createContainer(name: string, body: CreateBody, pids: number | null): Promise<string> {
+/**
+ * Creates and (unless `start` is false) starts a container, then sets its PID cap with our
+ * PidsLimit code as the stack does. One that will not start is removed, so its name is free again.
+ */
+async function createContainer(name: string, body: CreateBody, pids: number | null, { start = true } = {}): Promise<string> {
   const res = await dockerRequest(HOST, "POST", `/containers/create?name=${encodeURIComponent(name)}`, body);
   if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${res.body}`);
   const id = (JSON.parse(res.body) as { Id: string }).Id;
-  const started = await dockerRequest(HOST, "POST", `/containers/${id}/start`);
-  if (started.status !== 204) throw new Error(`start ${name}: ${started.status} ${started.body}`);
+  if (start) {
+    const started = await dockerRequest(HOST, "POST", `/containers/${id}/start`);
+    if (started.status !== 204) {
+      await docker("rm", "-f", id);
+      throw new Error(`start ${name}: ${started.status} ${started.body}`);
+    }
+  }
   if (pids !== null) await applyPidsLimit(HOST, id, pids);
   return id;
 }
@@ -110,10 +130,22 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
   const ids: Partial<Record<Role, string>> = {};
   const verify = (configFile = stackFile) => verifyStack({ stack: STACK, projectDir: REPO_ROOT, configFile });
 
-  /** Replaces a container with one built from `body` (the dev body by default); `pids` null: no PID cap. */
-  async function replace(role: Role, body = devBody(role, image), pids: number | null = DEV_PIDS[role], name = NAMES[role]) {
+  async function remove(role: Role): Promise<void> {
     if (ids[role]) await docker("rm", "-f", ids[role]!);
-    ids[role] = await createContainer(name, body, pids);
+    delete ids[role];
+  }
+
+  /**
+   * Replaces a container with one built from `body` (the dev body by default); `pids` null: no
+   * PID cap. The monitor lives in MetaMCP's PID namespace and dies with it, so, as in the stack,
+   * a new MetaMCP gets a new monitor that joins the new namespace.
+   */
+  async function replace(role: Role, body?: CreateBody, pids: number | null = DEV_PIDS[role], name = NAMES[role]): Promise<void> {
+    const monitorFollows = role === "app" && ids.monitor !== undefined;
+    if (monitorFollows) await remove("monitor");
+    await remove(role);
+    ids[role] = await createContainer(name, body ?? devBody(role, image, ids.app), pids);
+    if (monitorFollows) await replace("monitor");
   }
 
   beforeAll(async () => {
@@ -139,6 +171,17 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
       [NAMES.db, "64", "ok"],
       [NAMES.monitor, "16", "ok"],
     ]);
+    const monitorRows = report.rows.filter((r) => r.container === NAMES.monitor).map((r) => [r.setting, r.inForce]);
+    expect(monitorRows).toEqual(
+      expect.arrayContaining([
+        ["SecurityOpt no-new-privileges", "true"],
+        ["CapAdd", "KILL"],
+        ["CapDrop", "ALL"],
+        ["ReadonlyRootfs", "true"],
+        ["PidMode", `container:${ids.app}`],
+        ["Docker socket", "not mounted"],
+      ]),
+    );
   });
 
   describe("a setting changed in place with docker update is the one row reported", () => {
@@ -183,6 +226,9 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
       ["without a health check", (b) => delete b.Healthcheck, "Healthcheck", "none"],
       ["with another health check", (b) => (b.Healthcheck = { Test: ["CMD-SHELL", "true"] }), "Healthcheck", '["CMD-SHELL","true"]'],
       ["without the project label", (b) => delete b.Labels["metamcp-guard.project"], "Label metamcp-guard.project", "(absent)"],
+      ["without no-new-privileges", (b) => delete b.HostConfig.SecurityOpt, "SecurityOpt no-new-privileges", "(absent)"],
+      ["with an added capability", (b) => (b.HostConfig.CapAdd = ["NET_ADMIN"]), "CapAdd", "NET_ADMIN"],
+      ["with the Docker socket bound", (b) => (b.HostConfig.Binds = ["/var/run/docker.sock:/var/run/docker.sock:ro"]), "Docker socket", "/var/run/docker.sock"],
     ];
 
     it.each(CASES)("%s", async (_, change, setting, inForce) => {
@@ -218,7 +264,8 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
 
     it("stopped: the state is reported and the kernel is not read", async () => {
       await docker("stop", "-t", "0", ids.app!);
-      expect(problems(await verify())).toEqual([
+      // The monitor goes down with MetaMCP's PID namespace; how far its restarts got is a race, so only MetaMCP's rows.
+      expect(problems(await verify()).filter(([name]) => name === NAMES.app)).toEqual([
         [NAMES.app, "State", "exited", "mismatch"],
         [NAMES.app, "pids.max (kernel)", "not readable: the container is not running", "unreadable"],
       ]);
@@ -237,12 +284,93 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
     }
   });
 
+  it("a privileged Postgres is reported (created only: where the engine itself lacks capabilities, as here, it cannot start)", async () => {
+    const body = devBody("db", image);
+    body.HostConfig.Privileged = true;
+    await remove("db");
+    try {
+      ids.db = await createContainer(NAMES.db, body, DEV_PIDS.db, { start: false });
+      expect(problems(await verify())).toEqual([
+        [NAMES.db, "State", "created", "mismatch"],
+        [NAMES.db, "pids.max (kernel)", "not readable: the container is not running", "unreadable"],
+        [NAMES.db, "Privileged", "true", "mismatch"],
+      ]);
+    } finally {
+      await replace("db");
+    }
+  });
+
   it("a second container with the stack's labels (a copy started by hand) is reported", async () => {
-    const copy = await createContainer(`${PREFIX}-copy`, devBody("monitor", image), 16);
+    const copy = await createContainer(`${PREFIX}-copy`, devBody("monitor", image, ids.app), 16);
     try {
       expect(problems(await verify())).toEqual([[NAMES.monitor, "Containers with these labels", `2 (also ${PREFIX}-copy)`, "mismatch"]]);
     } finally {
       await docker("rm", "-f", copy);
+    }
+  });
+
+  describe("the monitor re-created with one flag wrong is reported exactly", () => {
+    afterEach(async () => replace("monitor"));
+
+    const CASES: Array<[string, (body: CreateBody) => void, string, string]> = [
+      ["without no-new-privileges", (b) => delete b.HostConfig.SecurityOpt, "SecurityOpt no-new-privileges", "(absent)"],
+      ["with a capability beyond KILL", (b) => (b.HostConfig.CapAdd = ["KILL", "SYS_PTRACE"]), "CapAdd", "KILL, SYS_PTRACE"],
+      ["without --cap-drop ALL", (b) => delete b.HostConfig.CapDrop, "CapDrop", "(none)"],
+      ["with a writable root", (b) => delete b.HostConfig.ReadonlyRootfs, "ReadonlyRootfs", "false"],
+      ["in its own PID namespace", (b) => delete b.HostConfig.PidMode, "PidMode", "(own namespace)"],
+      ["with another health check", (b) => (b.Healthcheck = { Test: ["CMD", "true"] }), "Healthcheck", '["CMD","true"]'],
+    ];
+
+    it.each(CASES)("%s", async (_, change, setting, inForce) => {
+      const body = devBody("monitor", image, ids.app);
+      change(body);
+      await replace("monitor", body);
+      expect(problems(await verify())).toEqual([[NAMES.monitor, setting, inForce, "mismatch"]]);
+    });
+
+    it("in Postgres's PID namespace instead of MetaMCP's", async () => {
+      await replace("monitor", devBody("monitor", image, ids.db));
+      expect(problems(await verify())).toEqual([[NAMES.monitor, "PidMode", `container:${ids.db}`, "mismatch"]]);
+    });
+
+    it("joined by name (as `docker run --pid container:<name>` does): the engine records the id, so it passes", async () => {
+      await replace("monitor", devBody("monitor", image, NAMES.app));
+      expect(problems(await verify())).toEqual([]);
+    });
+
+    it("started with the docker CLI, which writes CAP_KILL and a bare no-new-privileges: only the health check differs", async () => {
+      await remove("monitor");
+      // The CLI writes a health check only in shell form (CMD-SHELL), never the stack's exec form.
+      ids.monitor = await runTestContainer(
+        "--name", NAMES.monitor, "--network", "none",
+        "--label", "metamcp-guard.project=metamcp-guard", "--label", `metamcp-guard.stack=${STACK}`, "--label", "metamcp-guard.role=monitor",
+        "--memory", "128m", "--memory-swap", "128m", "--cpus", "0.25", "--pids-limit", "16", "--restart", "always",
+        "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
+        "--pid", `container:${NAMES.app}`, "--cap-drop", "ALL", "--cap-add", "KILL", "--read-only", "--security-opt", "no-new-privileges",
+        "--health-cmd", "node /app/dist/healthcheck.js", "--health-interval", "1h",
+        image, "sleep", "3600",
+      );
+      expect(await docker("inspect", "-f", "{{json .HostConfig.CapAdd}} {{json .HostConfig.SecurityOpt}}", ids.monitor)).toBe('["CAP_KILL"] ["no-new-privileges"]');
+      expect(problems(await verify())).toEqual([[NAMES.monitor, "Healthcheck", '["CMD-SHELL","node /app/dist/healthcheck.js"]', "mismatch"]]);
+    });
+  });
+
+  it("MetaMCP missing: its MISSING row, and the monitor's PidMode says what it wanted and fails", async () => {
+    await remove("monitor");
+    await remove("app");
+    try {
+      // A monitor in no MetaMCP's namespace: a stand-in for one left over from a removed MetaMCP.
+      const body = devBody("monitor", image, ids.db);
+      await replace("monitor", body);
+      expect(problems(await verify())).toEqual([
+        [NAMES.app, "Container", "missing", "missing"],
+        [NAMES.monitor, "PidMode", `container:${ids.db}`, "mismatch"],
+      ]);
+      expect((await verify()).rows.find((r) => r.setting === "PidMode")?.wanted).toBe(`container:<id of ${NAMES.app}> (missing)`);
+    } finally {
+      await remove("monitor");
+      await replace("app");
+      await replace("monitor");
     }
   });
 
