@@ -103,7 +103,6 @@ function roleSpecifics(config: StackConfig, role: Role): RoleSpecifics {
   }
 }
 
-
 /**
  * Every container the stack runs (no db with an external database, no monitor when disabled), in
  * ROLES order. (Settings the slices cannot honour never get here: parseStackConfig refuses them.)
