@@ -4,10 +4,11 @@
  * after it.
  */
 import { describe, expect, it } from "vitest";
+import { MonitorKeeper } from "../../infra/host/keeper";
 import { keeperApplyScript, keeperDeleteScript } from "../../infra/host/keeperUnits";
 import { planSlices } from "../../infra/host/plan";
 import { remoteCommand } from "../../infra/host/shell";
-import { declareStack, ofType, unwrapSecret } from "../support/mocks";
+import { declareStack, ofType, unwrapSecret, waitForRegistrations } from "../support/mocks";
 import { TEST_SECRETS } from "../support/stackFiles";
 import { declareHostSlices } from "./declare";
 
@@ -61,6 +62,15 @@ describe("the prod stack's monitor keeper", () => {
     // Created after the monitor (and so deleted before it: it never starts a monitor being removed).
     // (Depending on the ProcessMonitor component means depending on every resource in it.)
     expect(keeper.options.dependencies.some((urn) => urn.endsWith("::monitor-container")), keeper.options.dependencies.join(" ")).toBe(true);
+  });
+
+  it("refuses to declare the keeper without SSH settings or a key, naming the switch", async () => {
+    const { config } = await declareStack("prod");
+    const containers = { monitor: "m", app: "a" };
+    expect(() => new MonitorKeeper("k1", { settings: config, containers })).toThrow("host.keeper.enabled is true but no sshPrivateKey was given");
+    const noSsh = { ...config, host: { ...config.host, ssh: undefined } };
+    expect(() => new MonitorKeeper("k2", { settings: noSsh, containers, privateKey: "x" })).toThrow("host.keeper.enabled is true but host.ssh is not set");
+    await waitForRegistrations();
   });
 
   it("declares none when the keeper or the monitor is off", async () => {
