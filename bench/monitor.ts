@@ -20,11 +20,12 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
-import type * as DockerSupport from "../test/support/dockerCli";
-import type * as ImageSupport from "../test/support/images";
-import type * as TargetSupport from "../test/monitor/support/target";
-import type * as BuildSupport from "../test/monitor/support/build";
-import type * as PromSupport from "../test/monitor/support/prom";
+import * as dockerSupport from "../test/support/dockerCli";
+import * as images from "../test/support/images";
+import * as buildSupport from "../test/monitor/support/build";
+import * as prom from "../test/monitor/support/prom";
+import * as targetSupport from "../test/monitor/support/target";
+import * as wait from "../test/support/wait";
 
 const SIZES = [1000, 5000];
 const TARGETS = { cpuMsAt1000: 25, cpuMsAt5000: 60, rssMiBAt5000: 64 };
@@ -34,18 +35,6 @@ const MEASURE_INTERVAL_MS = 500;
 const TICKS_PER_SECOND = 100;
 const STEADY_SECONDS = 30;
 
-/** The shared Docker and image helpers of the test suite (the vitest-free parts). */
-function loadTestSupport() {
-  return {
-    docker: require("../test/support/dockerCli") as typeof DockerSupport,
-    images: require("../test/support/images") as typeof ImageSupport,
-    target: require("../test/monitor/support/target") as typeof TargetSupport,
-    build: require("../test/monitor/support/build") as typeof BuildSupport,
-    prom: require("../test/monitor/support/prom") as typeof PromSupport,
-  };
-}
-
-const { docker: dockerSupport, images, target: targetSupport, build: buildSupport, prom } = loadTestSupport();
 const { docker } = dockerSupport;
 
 interface StopGapFigures {
@@ -183,7 +172,7 @@ async function monitorScans(node: string, build: string, target: string): Promis
     const scrape = async () => prom.parseExposition((await targetSupport.fetchText(monitor.port, "/metrics"))!.text);
     const scans = async () => prom.sampleValue(await scrape(), "metamcp_monitor_scans_total");
     // Past the first scan, which reads every command line once.
-    await targetSupport.waitFor(async () => (await scans()) >= 2, 30_000, "two scans");
+    await wait.waitUntil(async () => (await scans()) >= 2, 30_000, "two scans");
     const cpu0 = processTicks(hostPid);
     const scans0 = await scans();
     const walls: number[] = [];
@@ -244,7 +233,7 @@ async function leakToReapTime(node: string, build: string, target: string): Prom
     const leakedAt = Date.now();
     await docker("kill", "-s", "USR1", target);
     let reap: Record<string, any> | undefined;
-    await targetSupport.waitFor(
+    await wait.waitUntil(
       async () => {
         reap = (await targetSupport.auditLines(monitor.id)).find((r) => r.event === "reap" && /leak-on-signal/.test(r.cmdline));
         return reap !== undefined;

@@ -9,7 +9,7 @@ import { keeperNames } from "../../infra/host/keeperUnits";
 import { describeWithDocker, removeTestContainers } from "../support/docker";
 import { declareStack, ofType, type RecordedResource } from "../support/mocks";
 import { startSystemdHost, type SystemdHost } from "../support/systemdHost";
-import { waitUntil } from "../load/support/wait";
+import { waitUntil } from "../support/wait";
 import { fakeDockerScript } from "./fakeDocker";
 
 const STATE = "/var/lib/fake-docker";

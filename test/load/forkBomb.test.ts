@@ -11,7 +11,7 @@ import { cgroupDir, readCgroupNumber, readKeyValues } from "./support/cgroup";
 import { declaredSpec, type GuardSpec, reportFigures, startGuarded } from "./support/guarded";
 import { startHostProbe } from "./support/hostProbe";
 import { FORK_BOMB, HEARTBEAT, heartbeatAgeMs, watchHeartbeat } from "./support/programs";
-import { waitUntil } from "./support/wait";
+import { waitUntil } from "../support/wait";
 
 /** Long enough for thousands of refused forks and a steady state at the cap; short enough for CI. */
 const BOMB_MS = 15_000;

@@ -12,7 +12,7 @@ import { cgroupDir, kernelOomKills, readCgroupNumber, readKeyValues } from "./su
 import { declaredSpec, type GuardSpec, reportFigures, startGuarded } from "./support/guarded";
 import { startHostProbe } from "./support/hostProbe";
 import { HEARTBEAT, heartbeatAgeMs, MEMORY_HOG, watchHeartbeat } from "./support/programs";
-import { waitUntil } from "./support/wait";
+import { waitUntil } from "../support/wait";
 
 const MiB = 1024 * 1024;
 /** How far past the cap the hog tries to go: far enough that no rounding lets it finish. */

@@ -20,14 +20,14 @@ import {
   type AuditRecord,
   auditLog,
   declaredMonitorSpec,
-  freeLocalPort,
   monitorHealthy,
   type MonitorSpec,
   startMonitor,
 } from "./support/monitorSidecar";
 import { nameOf, startKeeperTimer } from "./support/keeperTimer";
 import { type PrivateDaemon, startPrivateDaemon } from "./support/privateDaemon";
-import { waitUntil } from "./support/wait";
+import { freePort } from "../support/net";
+import { waitUntil } from "../support/wait";
 
 /** Short graces, so a reap shows within seconds of a leak, before and after each fault. */
 const MONITOR_TIMINGS = { interval: "1s", orphanGrace: "2s", killGrace: "2s" };
@@ -62,7 +62,7 @@ describeWithDocker("the monitor through faults", () => {
   let keeperInterval: number;
 
   const monitorSpec = async (): Promise<MonitorSpec> =>
-    declaredMonitorSpec("prod", { ...MONITOR_TIMINGS, mainPattern: LEAK_MAIN_PATTERN, metrics: { port: await freeLocalPort() } });
+    declaredMonitorSpec("prod", { ...MONITOR_TIMINGS, mainPattern: LEAK_MAIN_PATTERN, metrics: { port: await freePort() } });
 
   beforeAll(async () => {
     app = await declaredSpec("prod");

@@ -11,8 +11,9 @@ import { nodeImage } from "../support/images";
 import { cgroupDir, readCgroupNumber } from "./support/cgroup";
 import { declaredSpec, type GuardSpec, reportFigures, startGuarded } from "./support/guarded";
 import { LEAK_MAIN_PATTERN, parseLeakLog, PROCESSES_PER_LEAK, writeLeakScripts } from "./support/leakTarget";
-import { auditLog, declaredMonitorSpec, freeLocalPort, type MonitorSpec, startMonitor } from "./support/monitorSidecar";
-import { waitUntil } from "./support/wait";
+import { auditLog, declaredMonitorSpec, type MonitorSpec, startMonitor } from "./support/monitorSidecar";
+import { freePort } from "../support/net";
+import { waitUntil } from "../support/wait";
 
 const LIVE = 3;
 const LEAKS = 60;
@@ -55,7 +56,7 @@ describeWithDocker("MCP groups leaking for a minute under the monitor", () => {
     monitorSpec = await declaredMonitorSpec("prod", {
       ...MONITOR_TIMINGS,
       mainPattern: LEAK_MAIN_PATTERN,
-      metrics: { port: await freeLocalPort() },
+      metrics: { port: await freePort() },
     });
     image = await nodeImage();
     buildDir = buildMonitor();

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithDocker, docker, removeTestContainers } from "../support/docker";
 import { busyboxImage, nodeImage } from "../support/images";
+import { waitUntil } from "../support/wait";
 import { buildMonitor } from "./support/build";
 import { parseExposition, sampleValue } from "./support/prom";
 import {
@@ -20,7 +21,6 @@ import {
   startTarget,
   startTimeOf,
   targetProcesses,
-  waitFor,
   writeTargetScripts,
   type MonitorRun,
   type PsLine,
@@ -96,12 +96,12 @@ describeWithDocker("process monitor on a real engine", () => {
   it("reaps orphans within grace + two intervals, keeps live groups at the cap, and leaves PID 1 and the server alone", async () => {
     const monitor = await startMonitor(node, build, target, MONITOR_ENV);
     reaper = monitor;
-    await waitFor(
+    await waitUntil(
       async () => (await auditLines(monitor.id)).filter((r) => r.event === "reap").length >= ORPHANS.length + 1,
       GRACE_MS + 2 * INTERVAL_MS + 5000,
       "five reaps",
     );
-    await waitFor(async () => groupsRunning(await targetProcesses(target)).size === 3, 5000, "reaped groups to exit");
+    await waitUntil(async () => groupsRunning(await targetProcesses(target)).size === 3, 5000, "reaped groups to exit");
 
     const audit = await auditLines(monitor.id);
     const start = audit.find((r) => r.event === "start")!;
@@ -138,7 +138,7 @@ describeWithDocker("process monitor on a real engine", () => {
 
     // The gauges describe the last scan: wait for one that ran after the last reap finished.
     const scrape = async () => parseExposition((await fetchText(monitor.port, "/metrics"))!.text);
-    await waitFor(
+    await waitUntil(
       async () => sampleValue(await scrape(), "metamcp_monitor_mcp_groups", { state: "orphaned" }) === 0,
       3 * INTERVAL_MS,
       "a scan without orphans",
@@ -157,7 +157,7 @@ describeWithDocker("process monitor on a real engine", () => {
     const { id: monitor, port } = reaper!;
     await docker("restart", "-t", "2", target);
 
-    await waitFor(
+    await waitUntil(
       async () => (await docker("inspect", "-f", "{{.RestartCount}} {{.State.Running}}", monitor)) === "1 true",
       15_000,
       "the monitor to be restarted",
@@ -166,12 +166,12 @@ describeWithDocker("process monitor on a real engine", () => {
     expect(await namespaceOf(monitor)).toBe(await namespaceOf(target));
 
     // The restarted target leaks again; the restarted monitor reaps in the new namespace.
-    await waitFor(
+    await waitUntil(
       async () => (await auditLines(monitor)).filter((r) => r.event === "start").length === 2,
       10_000,
       "a second start line",
     );
-    await waitFor(
+    await waitUntil(
       async () => {
         const audit = await auditLines(monitor);
         const secondStart = audit.map((r) => r.event).lastIndexOf("start");
@@ -187,7 +187,7 @@ describeWithDocker("process monitor on a real engine", () => {
     await docker("rm", "-f", reaper!.id);
     await docker("restart", "-t", "2", target); // fresh leaks
     const monitor = await startMonitor(node, build, target, MONITOR_ENV, "10001:10001");
-    await waitFor(
+    await waitUntil(
       async () => (await auditLines(monitor.id)).some((r) => r.event === "reap" && r.reason === "orphaned"),
       GRACE_MS + 2 * INTERVAL_MS + 5000,
       "an orphan reap attempt",

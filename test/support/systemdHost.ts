@@ -17,7 +17,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "./net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { docker, testLabelArgs } from "./docker";
@@ -198,17 +198,6 @@ async function waitForSsh(ssh: SystemdHost["ssh"], port: number): Promise<void> 
   throw new Error(`no systemd over ssh on 127.0.0.1:${port} after 60 s: ${last?.stdout.trim()} ${last?.stderr.trim()}`);
 }
 
-/** A port nothing listens on right now (the kernel picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function runResult(file: string, args: string[], timeout = 120_000): Promise<CommandResult> {
   return new Promise((resolve) => {

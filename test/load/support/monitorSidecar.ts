@@ -12,7 +12,7 @@ import * as net from "node:net";
 import { docker } from "../../support/docker";
 import { declareStack, named } from "../../support/mocks";
 import { DOCKER_HOST, type GuardSpec, specOf, startGuarded } from "./guarded";
-import { waitUntil } from "./wait";
+import { waitUntil } from "../../support/wait";
 
 export interface MonitorSpec extends GuardSpec {
   env: Record<string, string>;
@@ -96,14 +96,3 @@ export async function auditLog(monitorId: string, dockerHost = DOCKER_HOST): Pro
     .map((line) => JSON.parse(line) as AuditRecord);
 }
 
-/** A TCP port free on 127.0.0.1 right now, for the monitor's /metrics on the shared host network. */
-export function freeLocalPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -18,7 +18,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { docker } from "../../support/docker";
-import { waitUntil } from "./wait";
+import { waitUntil } from "../../support/wait";
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 30_000;

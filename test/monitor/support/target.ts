@@ -16,6 +16,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { docker, runTestContainer } from "../../support/dockerCli";
+import { freePort } from "../../support/net";
+import { waitUntil } from "../../support/wait";
 
 export const LIVE_GROUPS = ["live-1", "live-2", "live-3", "live-4"];
 export const LEAKED_GROUPS = ["leak-1", "leak-2", "stubborn"];
@@ -94,7 +96,7 @@ export async function startTarget(image: string, scriptsDir: string, pidsLimit =
     "-v", `${scriptsDir}:/fake:ro`,
     image, "/bin/sh", "/fake/entrypoint.sh",
   );
-  await waitFor(async () => (await docker("logs", id)).includes("spawned"), spawnTimeoutMs, "target to spawn its groups");
+  await waitUntil(async () => (await docker("logs", id)).includes("spawned"), spawnTimeoutMs, "target to spawn its groups");
   // The live groups' spawn loop sleeps between leaders; give the last ones time to exec.
   await new Promise((resolve) => setTimeout(resolve, 500));
   return id;
@@ -137,7 +139,7 @@ export async function startMonitor(
     ...envArgs,
     nodeImage, "node", ...MONITOR_NODE_FLAGS, "/app/dist/main.js",
   );
-  await waitFor(async () => (await fetchText(port, "/healthz"))?.status === 200, 15_000, "monitor /healthz");
+  await waitUntil(async () => (await fetchText(port, "/healthz"))?.status === 200, 15_000, "monitor /healthz");
   return { id, port };
 }
 
@@ -183,23 +185,3 @@ export async function fetchText(port: number, urlPath: string): Promise<{ status
   }
 }
 
-export async function waitFor(check: () => Promise<boolean>, withinMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
