@@ -1,7 +1,8 @@
 /**
- * Everything one stack declares, in the order it depends on: the Docker host, the stack's
- * private network, Postgres (unless external), MetaMCP. Exported as a function so tests can
- * build several stacks in one process.
+ * Everything one stack declares, in the order it depends on: the Docker host, the host's
+ * systemd slices (when enabled), the stack's networks, Postgres (unless external), MetaMCP,
+ * and the process monitor with its keeper. Exported as a function so tests can build several
+ * stacks in one process.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
@@ -9,7 +10,7 @@ import type { SecretOutputs, StackConfig } from "./config";
 import { containerName, describeLimits, guardLabels } from "./containerSettings";
 import { MetaMcp } from "./components/metamcp";
 import { ProcessMonitor } from "./components/monitor";
-import { Postgres, POSTGRES_HOST, POSTGRES_PORT } from "./components/postgres";
+import { Postgres } from "./components/postgres";
 import { HostSlices, MonitorKeeper } from "./host";
 
 export interface StackOutputs {
@@ -55,13 +56,7 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
   if (config.database.mode === "internal") {
     database = new Postgres("postgres", { config, provider, host, network: backend, password: secrets.postgresPassword! });
     databaseUrl = database.databaseUrl;
-    databaseEnv = [
-      `POSTGRES_HOST=${POSTGRES_HOST}`,
-      `POSTGRES_PORT=${POSTGRES_PORT}`,
-      `POSTGRES_USER=${config.database.user}`,
-      `POSTGRES_DB=${config.database.name}`,
-      pulumi.interpolate`POSTGRES_PASSWORD=${secrets.postgresPassword!}`,
-    ];
+    databaseEnv = database.clientEnv;
     containers.database = database.containerName;
     limits.database = describeLimits(config.database.limits);
   } else {

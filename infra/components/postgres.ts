@@ -32,6 +32,8 @@ export class Postgres extends pulumi.ComponentResource {
   readonly volumeName: pulumi.Output<string>;
   /** postgresql://user:password@host:5432/db, a secret. */
   readonly databaseUrl: pulumi.Output<string>;
+  /** The POSTGRES_* variables MetaMCP's own compose file sets beside DATABASE_URL (the password secret). */
+  readonly clientEnv: pulumi.Input<string>[];
   readonly container: docker.Container;
   readonly pidsLimit: PidsLimit;
 
@@ -88,6 +90,13 @@ export class Postgres extends pulumi.ComponentResource {
     this.databaseUrl = pulumi.secret(
       pulumi.interpolate`postgresql://${db.user}:${password.apply(encodeURIComponent)}@${POSTGRES_HOST}:${POSTGRES_PORT}/${db.name}`,
     );
+    this.clientEnv = [
+      `POSTGRES_HOST=${POSTGRES_HOST}`,
+      `POSTGRES_PORT=${POSTGRES_PORT}`,
+      `POSTGRES_USER=${db.user}`,
+      `POSTGRES_DB=${db.name}`,
+      pulumi.interpolate`POSTGRES_PASSWORD=${password}`,
+    ];
     this.registerOutputs({
       containerId: this.containerId,
       containerName: this.containerName,
