@@ -3,9 +3,12 @@
  * throws a ConfigError that lists every problem, each with its key. Pure: no Pulumi calls,
  * so the table of bad configs in the tests exercises exactly what `pulumi up` runs.
  */
+import { RunError } from "@pulumi/pulumi/errors";
 import type { z } from "zod";
+import { capacityProblems, derivedMemory, derivedPidsLimit, emergencyTasksFor, plannedLoad, type PlannedLoad } from "../capacity";
 import { sliceProblems } from "../host/plan";
 import { settingsSchema, type ParsedSettings } from "./schema";
+import type { ContainerLimits } from "./schema/limits";
 import { checkSecrets, pickSecrets, SECRET_KEYS, type SecretCheckOptions, type StackSecrets } from "./secrets";
 
 export const PROJECT = "metamcp-guard";
@@ -20,20 +23,32 @@ export interface RawStackConfig {
 }
 
 /** The settings with every default resolved, so no part of the program guesses. */
-export type StackConfig = ParsedSettings & {
+export type StackConfig = Omit<ParsedSettings, "app" | "database" | "monitor"> & {
   stack: string;
   namePrefix: string;
-  app: ParsedSettings["app"] & { publicUrl: string };
+  app: Omit<ParsedSettings["app"], "limits"> & {
+    publicUrl: string;
+    /** Memory and PID cap as given, or derived from app.capacity. */
+    limits: ContainerLimits;
+    /** What app.capacity puts on MetaMCP's container. */
+    load: PlannedLoad;
+  };
   database: ParsedSettings["database"] & { volumeName: string };
+  /** The emergency threshold as given, or derived from app.capacity. */
+  monitor: ParsedSettings["monitor"] & { emergencyTasks: number | "off" };
 };
 
-export class ConfigError extends Error {
+/**
+ * Every problem of a stack's config at once. A RunError, so the Pulumi CLI prints exactly the message
+ * (no stack trace, no inspected object) as it does for errors a program means to show its user.
+ */
+export class ConfigError extends RunError {
   constructor(
-    readonly stack: string,
+    readonly stackName: string,
     readonly problems: string[],
   ) {
     super(
-      `Stack "${stack}" has ${problems.length} config problem${problems.length === 1 ? "" : "s"}; nothing was deployed:\n` +
+      `Stack "${stackName}" has ${problems.length} config problem${problems.length === 1 ? "" : "s"}; nothing was deployed:\n` +
         problems.map((p) => `  - ${p}`).join("\n"),
     );
     this.name = "ConfigError";
@@ -55,9 +70,17 @@ export function parseStackConfig(
     throw new ConfigError(raw.stack, parsed.error.issues.flatMap(describeIssue));
   }
   const config = resolveDefaults(raw.stack, parsed.data);
-  // Settings that are each valid but that the host's slices cannot honour together.
-  const slices = sliceProblems(config);
-  if (slices.length > 0) throw new ConfigError(raw.stack, slices);
+  // Settings that are each valid but that cannot be honoured together.
+  const crossChecks = [
+    ...capacityProblems({
+      load: config.app.load,
+      pidsLimit: parsed.data.app.limits.pids,
+      memoryBytes: parsed.data.app.limits.memory,
+      emergencyTasks: typeof parsed.data.monitor.emergencyTasks === "number" ? parsed.data.monitor.emergencyTasks : undefined,
+    }).map(({ key, message }) => `${configKey(key.split("."))} ${message}`),
+    ...sliceProblems(config),
+  ];
+  if (crossChecks.length > 0) throw new ConfigError(raw.stack, crossChecks);
   const secretProblems = checkSecrets(parsed.data, raw.values, raw.secretKeys, options);
   if (secretProblems.length > 0) {
     throw new ConfigError(
@@ -70,12 +93,21 @@ export function parseStackConfig(
 
 function resolveDefaults(stack: string, settings: ParsedSettings): StackConfig {
   const namePrefix = settings.namePrefix ?? `metamcp-${stack}`;
+  const load = plannedLoad(settings.app.capacity);
+  const memory = settings.app.limits.memory ?? derivedMemory(load);
+  const limits: ContainerLimits = {
+    cpus: settings.app.limits.cpus,
+    memory,
+    memorySwap: settings.app.limits.memorySwap ?? memory,
+    pids: settings.app.limits.pids ?? derivedPidsLimit(load),
+  };
   return {
     ...settings,
     stack,
     namePrefix,
-    app: { ...settings.app, publicUrl: settings.app.publicUrl ?? `http://localhost:${settings.app.port}` },
+    app: { ...settings.app, limits, load, publicUrl: settings.app.publicUrl ?? `http://localhost:${settings.app.port}` },
     database: { ...settings.database, volumeName: settings.database.volumeName ?? `${namePrefix}-pgdata` },
+    monitor: { ...settings.monitor, emergencyTasks: settings.monitor.emergencyTasks ?? emergencyTasksFor(load, limits.pids) },
   };
 }
 

@@ -39,7 +39,7 @@ describe("parseStackConfig's requireSecrets option", () => {
       { stack: "dev", values: devValuesWithoutSecrets(), secretKeys: new Set() },
       { requireSecrets: false },
     );
-    expect(config.app.limits.pids).toBe(64);
+    expect(config.app.limits.pids).toBe(232);
     expect(secrets).toEqual({});
   });
 

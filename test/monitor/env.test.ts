@@ -4,6 +4,7 @@
  * formats fails here.
  */
 import { describe, expect, it } from "vitest";
+import { emergencyTasksFor } from "../../infra/capacity";
 import { ConfigError, parseStackConfig, type StackConfig } from "../../infra/config";
 import type { MonitorConfig } from "../../infra/config/schema/monitor";
 import { monitorEnvironment, type MonitorReapSettings } from "../../infra/monitor/env";
@@ -47,7 +48,7 @@ describe("monitorEnvironment", () => {
     expect(Object.keys(env).sort()).toEqual(Object.values(ENV).filter((name) => name !== ENV.procRoot).sort());
   });
 
-  it("gives the program the defaults, with budget and emergency derived from MetaMCP's limits", () => {
+  it("gives the program the defaults, with budget and emergency derived from MetaMCP's limits and capacity", () => {
     const config = parse();
     const env = environmentOf(config);
     const settings = loadSettings(env);
@@ -57,7 +58,7 @@ describe("monitorEnvironment", () => {
       killGraceMs: 5000,
       maxGroups: 20,
       rssBudgetBytes: Math.floor(config.app.limits.memory * 0.75),
-      emergencyTasks: Math.floor(config.app.limits.pids * 0.8),
+      emergencyTasks: emergencyTasksFor(config.app.load, config.app.limits.pids),
       emergencyFloor: 2,
       dryRun: false,
       metricsHost: "0.0.0.0",
@@ -77,7 +78,7 @@ describe("monitorEnvironment", () => {
       killGrace: "10s",
       maxGroups: 6,
       rssBudget: "1536m",
-      emergencyTasks: 90,
+      emergencyTasks: 150,
       emergencyFloor: 1,
       dryRun: true,
       mcpPatterns: ["npm exec", "uvx\\s"],
@@ -91,7 +92,7 @@ describe("monitorEnvironment", () => {
       MONITOR_KILL_GRACE: "10s",
       MONITOR_MAX_GROUPS: "6",
       MONITOR_RSS_BUDGET: String(1536 * 1024 ** 2),
-      MONITOR_EMERGENCY_TASKS: "90",
+      MONITOR_EMERGENCY_TASKS: "150",
       MONITOR_EMERGENCY_FLOOR: "1",
       MONITOR_DRY_RUN: "true",
       MONITOR_MCP_PATTERNS: '["npm exec","uvx\\\\s"]',
@@ -124,6 +125,8 @@ describe("bad monitor settings are refused at preview, with the key", () => {
     [{ maxGroups: -1 }, "metamcp-guard:monitor.maxGroups -1 is not a whole number from 0 to 100000"],
     [{ rssBudget: "lots" }, 'metamcp-guard:monitor.rssBudget "lots" is not a size'],
     [{ emergencyTasks: 0 }, "metamcp-guard:monitor.emergencyTasks 0 is not a whole number from 1 to 32767"],
+    [{ emergencyTasks: 93 }, "metamcp-guard:monitor.emergencyTasks 93 is at or below MetaMCP's idle load (93 tasks with no client)"],
+    [{ emergencyTasks: 232 }, "metamcp-guard:monitor.emergencyTasks 232 is at or above app.limits.pids (232)"],
     [{ mcpPatterns: [] }, "metamcp-guard:monitor.mcpPatterns must list at least one pattern"],
     [{ mcpPatterns: ["ok", "(x"] }, 'metamcp-guard:monitor.mcpPatterns item 1: "(x" is not a regular expression'],
     [{ mainPattern: "[" }, 'metamcp-guard:monitor.mainPattern "[" is not a regular expression'],

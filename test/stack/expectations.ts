@@ -1,17 +1,17 @@
 /**
- * What each real stack file must produce. Prod's numbers are the operator's proven ones
- * (4 GiB, no swap, 2 CPUs, 100 PIDs); dev's fit a laptop.
+ * What each real stack file must produce. MetaMCP's PID caps are derived from each file's
+ * app.capacity by the capacity model (README, "Sizing"): dev 6 server groups → 232, prod 18 → 577.
  */
 export const STACKS = {
   dev: {
-    app: { memoryMiB: 1024, cpus: "1", pids: 64 },
+    app: { memoryMiB: 2048, cpus: "1", pids: 232 },
     db: { memoryMiB: 256, cpus: "0.5", pids: 64 },
     bindAddress: "127.0.0.1",
     logs: { "max-size": "10m", "max-file": "3" },
     protectData: false,
   },
   prod: {
-    app: { memoryMiB: 4096, cpus: "2", pids: 100 },
+    app: { memoryMiB: 4096, cpus: "2", pids: 577 },
     db: { memoryMiB: 1024, cpus: "1", pids: 100 },
     bindAddress: "127.0.0.1",
     logs: { "max-size": "50m", "max-file": "5" },

@@ -78,8 +78,8 @@ describe.each(STACK_NAMES)("monitor sidecar (%s)", (stack) => {
     expect(container.ports).toEqual([{ internal: 9464, external: 9464, ip: "127.0.0.1" }]);
   });
 
-  it("derives its emergency threshold from MetaMCP's PID cap (80%)", () => {
-    const want = { dev: "51", prod: "80" }[stack];
+  it("starts its emergency sweep halfway between MetaMCP's planned load and its PID cap", () => {
+    const want = { dev: "208", prod: "519" }[stack];
     expect(container.envs).toContain(`MONITOR_EMERGENCY_TASKS=${want}`);
   });
 

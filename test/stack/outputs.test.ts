@@ -25,7 +25,7 @@ describe("prod stack outputs", () => {
   });
 
   it("show MetaMCP's effective limits in the units they were written in", () => {
-    expect(declared.outputs.limits.app).toEqual({ memory: "4g", memorySwap: "4g", swap: "0b", cpus: 2, pids: 100 });
+    expect(declared.outputs.limits.app).toEqual({ memory: "4g", memorySwap: "4g", swap: "0b", cpus: 2, pids: 577 });
   });
 });
 

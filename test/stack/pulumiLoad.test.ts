@@ -12,7 +12,17 @@ interface RunResult {
   status: number | null;
   resources: Array<{ type: string; name: string }>;
   error?: string;
+  /** What the runner logged as errors: what `pulumi up` prints to the user. */
+  logged: string[];
   stderr: string;
+}
+
+/** The runner's error log lines (`error: [runtime] …`, messages may span lines), one entry per message. */
+function loggedErrors(stderr: string): string[] {
+  return stderr
+    .split(/^error: \[runtime\] /m)
+    .slice(1)
+    .map((message) => message.trimEnd());
 }
 
 function runLikePulumi(stack: string, overrides: Record<string, unknown> = {}): RunResult {
@@ -28,7 +38,7 @@ function runLikePulumi(stack: string, overrides: Record<string, unknown> = {}): 
   });
   const lastLine = child.stdout.trim().split("\n").at(-1) ?? "{}";
   const parsed = JSON.parse(lastLine.startsWith("{") ? lastLine : "{}");
-  return { status: child.status, resources: parsed.resources ?? [], error: parsed.error, stderr: child.stderr };
+  return { status: child.status, resources: parsed.resources ?? [], error: parsed.error, logged: loggedErrors(child.stderr), stderr: child.stderr };
 }
 
 describe("infra/index.ts as Pulumi runs it (ts-node, cwd infra/)", () => {
@@ -42,14 +52,18 @@ describe("infra/index.ts as Pulumi runs it (ts-node, cwd infra/)", () => {
 
   it("stops on a bad config before declaring any resource", () => {
     const run = runLikePulumi("dev", { "metamcp-guard:app": { limits: { pids: 0 } } });
-    expect({
-      status: run.status,
-      error: run.error,
-      dockerResources: run.resources.filter((r) => r.type.startsWith("docker:")),
-    }).toEqual({
+    expect({ status: run.status, dockerResources: run.resources.filter((r) => r.type.startsWith("docker:")) }).toEqual({
       status: 1,
-      error: expect.stringContaining("metamcp-guard:app.limits.pids 0 is not a whole number from 8 to 32767"),
       dockerResources: [],
     });
+  });
+
+  it("prints a config error exactly as its message: the headline and one line per problem, no stack trace", () => {
+    const run = runLikePulumi("dev", { "metamcp-guard:app": { port: 0, limits: { pids: 0 } } });
+    expect(run.logged, run.stderr).toEqual([
+      'Stack "dev" has 2 config problems; nothing was deployed:\n' +
+        "  - metamcp-guard:app.port 0 is not a whole number from 1 to 65535\n" +
+        "  - metamcp-guard:app.limits.pids 0 is not a whole number from 8 to 32767",
+    ]);
   });
 });

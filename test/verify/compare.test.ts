@@ -23,11 +23,14 @@ function fixture(name: "dev-app" | "dev-db" | "dev-monitor"): ContainerInspect {
   return JSON.parse(readFileSync(join(__dirname, "fixtures", `${name}.inspect.json`), "utf8")) as ContainerInspect;
 }
 
-const KERNEL_64: KernelReading = { readable: true, pidsMax: 64, file: "/sys/fs/cgroup/pids/docker/x/pids.max" };
+/** MetaMCP's cap in the dev stack (derived from its capacity). */
+const KERNEL_DEV_APP: KernelReading = { readable: true, pidsMax: 232, file: "/sys/fs/cgroup/pids/docker/x/pids.max" };
+/** Postgres's cap in the dev stack. */
+const KERNEL_DEV_DB: KernelReading = { readable: true, pidsMax: 64, file: "/sys/fs/cgroup/pids/docker/z/pids.max" };
 /** The monitor's cap in the dev stack. */
 const KERNEL_16: KernelReading = { readable: true, pidsMax: 16, file: "/sys/fs/cgroup/pids/docker/y/pids.max" };
 
-function found(inspect: ContainerInspect, kernel: KernelReading = KERNEL_64, alsoLabelled: string[] = []): FoundContainer {
+function found(inspect: ContainerInspect, kernel: KernelReading = KERNEL_DEV_APP, alsoLabelled: string[] = []): FoundContainer {
   return { inspect, kernel, alsoLabelled };
 }
 
@@ -52,7 +55,7 @@ function appWith(change: (doc: ContainerInspect) => void): ContainerInspect {
 /** The stack's other containers as verify finds them: the monitor's PidMode names the app fixture's id. */
 const DEV_OTHERS: FoundContainers = new Map<Role, FoundContainer>([
   ["app", found(fixture("dev-app"))],
-  ["db", found(fixture("dev-db"))],
+  ["db", found(fixture("dev-db"), KERNEL_DEV_DB)],
 ]);
 
 describe("compare: a container as the stack wants it", () => {
@@ -80,7 +83,7 @@ describe("compare: a container as the stack wants it", () => {
       ["Label metamcp-guard.stack", "ok"],
       ["Label metamcp-guard.role", "ok"],
     ]);
-    expect(rows.find((r) => r.setting === "Memory")).toMatchObject({ wanted: "1g", inForce: "1g" });
+    expect(rows.find((r) => r.setting === "Memory")).toMatchObject({ wanted: "2g", inForce: "2g" });
     expect(rows.find((r) => r.setting === "NanoCpus")).toMatchObject({ wanted: "1 CPU", inForce: "1 CPU" });
     expect(rows.find((r) => r.setting === "SecurityOpt no-new-privileges")).toMatchObject({ wanted: "true", inForce: "true" });
     expect(rows.find((r) => r.setting === "CapAdd")).toMatchObject({ wanted: "(none)", inForce: "(none)" });
@@ -88,7 +91,7 @@ describe("compare: a container as the stack wants it", () => {
   });
 
   it("the Postgres fixture passes: its health check need only be present, its named volume is no host path", () => {
-    expect(problems(wantedDb, found(fixture("dev-db")))).toEqual([]);
+    expect(problems(wantedDb, found(fixture("dev-db"), KERNEL_DEV_DB))).toEqual([]);
   });
 
   it("the monitor fixture passes, its hardening checked, in the PID namespace of the app verify found", () => {
@@ -123,9 +126,9 @@ describe("compare: a container as the stack wants it", () => {
 
 describe("compare: each setting wrong is reported exactly", () => {
   const CASES: Array<[string, (doc: ContainerInspect) => void, string, string]> = [
-    ["memory raised by docker update", (d) => (d.HostConfig!.Memory = 2 * 1024 ** 3), "Memory", "2g"],
+    ["memory raised by docker update", (d) => (d.HostConfig!.Memory = 3 * 1024 ** 3), "Memory", "3g"],
     ["memory cap removed", (d) => (d.HostConfig!.Memory = 0), "Memory", "unlimited (0)"],
-    ["swap allowed (Docker's 2x default)", (d) => (d.HostConfig!.MemorySwap = 2 * 1024 ** 3), "MemorySwap", "2g"],
+    ["swap allowed (Docker's 2x default)", (d) => (d.HostConfig!.MemorySwap = 4 * 1024 ** 3), "MemorySwap", "4g"],
     ["unlimited swap", (d) => (d.HostConfig!.MemorySwap = -1), "MemorySwap", "unlimited (-1)"],
     ["another CPU cap", (d) => (d.HostConfig!.NanoCpus = 1_500_000_000), "NanoCpus", "1.5 CPUs"],
     ["no CPU cap", (d) => (d.HostConfig!.NanoCpus = 0), "NanoCpus", "unlimited (0)"],
@@ -196,7 +199,7 @@ describe("compare: each setting wrong is reported exactly", () => {
   });
 
   it("a second container with the same labels (a copy started by hand)", () => {
-    const rows = problems(wantedApp, found(fixture("dev-app"), KERNEL_64, ["metamcp-dev-copy"]));
+    const rows = problems(wantedApp, found(fixture("dev-app"), KERNEL_DEV_APP, ["metamcp-dev-copy"]));
     expect(rows).toEqual([["Containers with these labels", "2 (also metamcp-dev-copy)", "mismatch"]]);
   });
 

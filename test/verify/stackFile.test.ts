@@ -50,7 +50,7 @@ describe("readStackConfig", () => {
   });
 
   it("--config-file: another file for the stack, which must exist", () => {
-    const file = tempFile("config:\n  metamcp-guard:namePrefix: custom-x\n  metamcp-guard:app:\n    limits: { memory: 64m, cpus: 0.5, pids: 20 }\n");
+    const file = tempFile("config:\n  metamcp-guard:namePrefix: custom-x\n  metamcp-guard:app:\n    capacity: { groups: 1 }\n    limits: { memory: 1g, cpus: 0.5, pids: 80 }\n");
     expect(readStackConfig("ci", { projectDir: REPO_ROOT, configFile: file })).toMatchObject({ stack: "ci", namePrefix: "custom-x" });
     expect(() => readStackConfig("ci", { projectDir: REPO_ROOT, configFile: `${file}.gone` })).toThrow(/config file .*\.gone does not exist/);
   });

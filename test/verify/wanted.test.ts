@@ -16,7 +16,7 @@ const dev = readStackConfig("dev", { projectDir: REPO_ROOT });
 
 /** The dev config with some settings replaced, validated again (so slices get their ssh host). */
 function devWith(values: Record<string, unknown>): StackConfig {
-  const base = { app: { limits: { memory: "1g", cpus: 1, pids: 64 } } };
+  const base = { app: { limits: { memory: "2g", cpus: 1 } } };
   return parseStackConfig({ stack: "dev", values: { ...base, ...values }, secretKeys: new Set() }, { requireSecrets: false }).config;
 }
 
@@ -24,7 +24,7 @@ describe("wantedContainers", () => {
   it("the dev stack: app, Postgres and monitor with the stack file's limits", () => {
     const wanted = wantedContainers(dev);
     expect(wanted.map((c) => [c.role, c.name, c.memory / MIB, c.memorySwap / MIB, c.nanoCpus, c.pidsLimit, c.restart])).toEqual([
-      ["app", "metamcp-dev", 1024, 1024, 1_000_000_000, 64, "unless-stopped"],
+      ["app", "metamcp-dev", 2048, 2048, 1_000_000_000, 232, "unless-stopped"],
       ["db", "metamcp-dev-postgres", 256, 256, 500_000_000, 64, "unless-stopped"],
       ["monitor", "metamcp-dev-monitor", 128, 128, 250_000_000, 16, "always"],
     ]);
@@ -80,12 +80,12 @@ describe("wantedContainers", () => {
   });
 
   it("app.init false is what verify then expects", () => {
-    expect(wantedContainers(devWith({ app: { limits: { memory: "1g", cpus: 1, pids: 64 }, init: false } }))[0].init).toBe(false);
+    expect(wantedContainers(devWith({ app: { limits: { memory: "2g", cpus: 1 }, init: false } }))[0].init).toBe(false);
   });
 
-  it("prod: 4 GiB, no swap, 2 CPUs, 100 PIDs, 50m x 5 logs", () => {
+  it("prod: 4 GiB, no swap, 2 CPUs, 577 PIDs (from its capacity), 50m x 5 logs", () => {
     const [app] = wantedContainers(readStackConfig("prod", { projectDir: REPO_ROOT }));
-    expect(app).toMatchObject({ name: "metamcp-prod", memory: 4096 * MIB, memorySwap: 4096 * MIB, nanoCpus: 2e9, pidsLimit: 100 });
+    expect(app).toMatchObject({ name: "metamcp-prod", memory: 4096 * MIB, memorySwap: 4096 * MIB, nanoCpus: 2e9, pidsLimit: 577 });
     expect(app.log.options).toEqual({ "max-size": "50m", "max-file": "5" });
   });
 

@@ -84,6 +84,31 @@ export const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h)$/, { message: "is not a duration; write a whole number with ms, s, m or h, such as 30s" });
 
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration written like `duration` (30s, 5m, 24h), in milliseconds, from `minMs` to `maxMs`. */
+export function durationMs(minMs: number, maxMs: number) {
+  return z.string().transform((text, ctx) => {
+    const match = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
+    const ms = match ? Number(match[1]) * DURATION_MS[match[2]] : NaN;
+    if (!(ms >= minMs && ms <= maxMs)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(text)} is not a duration from ${formatMs(minMs)} to ${formatMs(maxMs)} (such as 30m)`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+function formatMs(ms: number): string {
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 /** An image reference: name with a tag (`postgres:16-alpine`) or a digest (`…@sha256:<64 hex>`). */
 export const imageRef = z
   .string()

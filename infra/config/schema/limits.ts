@@ -18,6 +18,8 @@ const MAX_MEMORY = parseSize("1t")!;
 export const MIN_PIDS = 8;
 export const MAX_PIDS = 32767;
 
+const SWAP_BELOW_MEMORY = "must be at least memory (memorySwap is memory plus swap; equal to memory means no swap)";
+
 export interface ContainerLimits {
   /** Hard memory cap, bytes. */
   memory: number;
@@ -50,11 +52,28 @@ export const limitsSchema = strictObject({
       ctx.addIssue({
         code: "custom",
         path: ["memorySwap"],
-        message: "must be at least memory (memorySwap is memory plus swap; equal to memory means no swap)",
+        message: SWAP_BELOW_MEMORY,
       });
     }
   })
   .transform((limits): ContainerLimits => ({ ...limits, memorySwap: limits.memorySwap ?? limits.memory }));
+
+/**
+ * MetaMCP's limits: `memory` and `pids` may be left out, and are then derived from `app.capacity`
+ * (infra/capacity.ts) when the stack is resolved; given, they are checked against it there.
+ */
+export const appLimitsSchema = strictObject({
+  memory: size(DOCKER_MIN_MEMORY, MAX_MEMORY).optional(),
+  memorySwap: size(DOCKER_MIN_MEMORY, MAX_MEMORY).optional(),
+  cpus: cpuCount(0.01, 1024),
+  pids: wholeNumber(MIN_PIDS, MAX_PIDS).optional(),
+}).superRefine((limits, ctx) => {
+  if (limits.memorySwap !== undefined && limits.memory === undefined) {
+    ctx.addIssue({ code: "custom", path: ["memorySwap"], message: "needs app.limits.memory set too (memorySwap is memory plus swap)" });
+  } else if (limits.memorySwap !== undefined && limits.memory !== undefined && limits.memorySwap < limits.memory) {
+    ctx.addIssue({ code: "custom", path: ["memorySwap"], message: SWAP_BELOW_MEMORY });
+  }
+});
 
 /** The same limits, with defaults for containers whose limits a stack file may leave out. */
 export function limitsWithDefaults(defaults: LimitDefaults) {

@@ -3,7 +3,9 @@
  * Runs infra/index.ts the way `pulumi up` does, but against Pulumi mocks: config arrives in
  * PULUMI_CONFIG, and the SDK's own program runner (@pulumi/pulumi/cmd/run) changes directory
  * to infra/, registers ts-node from there, and requires the entry file. Prints one JSON line:
- * { resources: [{ type, name }], error? }.
+ * { resources: [{ type, name }], error? }. What the runner logs for a program error goes to stderr
+ * as `error: [runtime] <message>` (there is no engine under mocks): that message is what the
+ * Pulumi CLI would print, and what tests assert on.
  *
  * Usage: node runLikePulumi.js <repo root> <stack> (config JSON and secret keys in env:
  * PULUMI_CONFIG, PULUMI_CONFIG_SECRET_KEYS).
@@ -43,17 +45,22 @@ async function main() {
     stack,
     false,
   );
-  await run(
+  // As cmd/run/index.js does: the program's error is left unhandled, so the runner's own
+  // unhandled-rejection handler logs it the way the CLI shows it.
+  run(
     { _: ["./index.ts"], pwd: path.join(repoRoot, "infra") },
     () => {},
     (err) => (reported = err),
     (err) => err === reported,
-  );
-  await settings.waitForRPCs();
-  finish(reported && String(reported.message || reported));
+  ).then(async () => {
+    await settings.waitForRPCs();
+    finish(reported && String(reported.message || reported));
+  });
 }
 
-// The runner reports program errors through its own handlers; make sure we print them too.
-process.on("uncaughtException", (err) => finish(String(err && err.message ? err.message : err)));
-process.on("unhandledRejection", (err) => finish(String(err && err.message ? err.message : err)));
+// The runner reports program errors through its own process handlers, registered after these:
+// let them log first, then print our line.
+const later = (err) => setImmediate(() => finish(String(err && err.message ? err.message : err)));
+process.on("uncaughtException", later);
+process.on("unhandledRejection", later);
 main().catch((err) => finish(String(err && err.message ? err.message : err)));
