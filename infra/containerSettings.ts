@@ -14,6 +14,8 @@ export type Role = "app" | "db" | "monitor";
 export const LABEL_PROJECT = `${PROJECT}.project`;
 export const LABEL_STACK = `${PROJECT}.stack`;
 export const LABEL_ROLE = `${PROJECT}.role`;
+/** On the containers of a production stack (`metamcp-guard:production`): the policy pack's production rules key on it. */
+export const LABEL_PRODUCTION = `${PROJECT}.production`;
 
 /** memory and memorySwap in MiB (what @pulumi/docker 5.x takes), CPUs as the decimal text Docker parses. */
 export function limitArgs(limits: ContainerLimits): Pick<docker.ContainerArgs, "memory" | "memorySwap" | "cpus"> {
@@ -29,7 +31,7 @@ export function limitArgs(limits: ContainerLimits): Pick<docker.ContainerArgs, "
 export function logArgs(config: StackConfig): Pick<docker.ContainerArgs, "logDriver" | "logOpts"> {
   return {
     logDriver: "json-file",
-    logOpts: { "max-size": config.logging.maxSize, "max-file": String(config.logging.maxFile) },
+    logOpts: { "max-size": formatSize(config.logging.maxSize), "max-file": String(config.logging.maxFile) },
   };
 }
 
@@ -40,6 +42,7 @@ export function guardLabels(config: StackConfig, role: Role, extra: Record<strin
     [LABEL_PROJECT]: PROJECT,
     [LABEL_STACK]: config.stack,
     [LABEL_ROLE]: role,
+    ...(config.production ? { [LABEL_PRODUCTION]: "true" } : {}),
   };
   return Object.entries(labels).map(([label, value]) => ({ label, value }));
 }

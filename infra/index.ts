@@ -1,15 +1,31 @@
 /**
- * The Pulumi program: validate this stack's config before declaring anything, then build it.
- * Pulumi runs this file with ts-node after changing directory to infra/.
+ * The Pulumi program: validate this stack's config before declaring anything, ask the Docker host
+ * what only it can answer, then build the stack. Pulumi runs this file with ts-node after changing
+ * directory to infra/, calls the function it exports and shows what it returns as stack outputs.
  */
-import { loadStackConfig } from "./config";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, keyProblemLine, loadStackConfig } from "./config";
+import { cpuProblems, dockerHostCpus } from "./hostChecks";
 import { buildStack } from "./stack";
 
-const { config, secrets } = loadStackConfig();
-const stack = buildStack(config, secrets);
-
-export const url = stack.url;
-export const containers = stack.containers;
-export const dataVolume = stack.dataVolume;
-export const monitorMetricsUrl = stack.monitorMetricsUrl;
-export const limits = stack.limits;
+export = async () => {
+  const { config, secrets } = loadStackConfig();
+  // Only under a real engine: tests run this file under mocks, with hosts that must not be dialled.
+  if (pulumi.runtime.hasEngine()) {
+    const hostCpus = await dockerHostCpus(config.dockerHost);
+    if (hostCpus === undefined) {
+      void pulumi.log.warn(`could not ask the Docker host ${config.dockerHost} how many CPUs it has; CPU caps are checked when containers are created`);
+    } else {
+      const problems = cpuProblems(config, hostCpus);
+      if (problems.length > 0) throw new ConfigError(config.stack, problems.map(keyProblemLine));
+    }
+  }
+  const stack = buildStack(config, secrets);
+  return {
+    url: stack.url,
+    containers: stack.containers,
+    dataVolume: stack.dataVolume,
+    monitorMetricsUrl: stack.monitorMetricsUrl,
+    limits: stack.limits,
+  };
+};

@@ -56,9 +56,14 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | "help" {
 }
 
 /** Errors verify expects (bad input, no engine) in one line; anything else keeps its stack trace. */
-function describeFailure(error: unknown): string {
+export function describeFailure(error: unknown): string {
   if (error instanceof UsageError) return `${error.message}\n\n${USAGE}`;
-  if (error instanceof StackFileError || error instanceof ConfigError) return error.message;
+  if (error instanceof ConfigError) {
+    // Not ConfigError's own headline: verify deploys nothing, it compares nothing when the file is wrong.
+    const count = `${error.problems.length} config problem${error.problems.length === 1 ? "" : "s"}`;
+    return `stack "${error.stackName}" has ${count} (pulumi up would refuse it); nothing was compared:\n${error.problems.map((p) => `  - ${p}`).join("\n")}`;
+  }
+  if (error instanceof StackFileError) return error.message;
   if (isDockerApiError(error, "UNREACHABLE")) return `${error.message}\nIs the engine running, and is the host right? (--host overrides the stack's dockerHost)`;
   if (isDockerApiError(error)) return error.message;
   return error instanceof Error ? (error.stack ?? error.message) : String(error);

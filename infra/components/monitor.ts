@@ -79,7 +79,7 @@ export class ProcessMonitor extends pulumi.ComponentResource {
           readOnly: MONITOR_READ_ONLY_ROOT,
           envs: Object.entries(env).map(([key, value]) => `${key}=${value}`),
           networksAdvanced: [{ name: args.network }],
-          ports: [{ internal: monitor.metrics.port, external: monitor.metrics.port, ip: "127.0.0.1" }],
+          ports: [{ internal: monitor.metrics.port, external: monitor.metrics.hostPort, ip: "127.0.0.1" }],
           healthcheck: { tests: MONITOR_HEALTHCHECK, interval: "30s", timeout: "5s", retries: 3, startPeriod: "10s" },
         },
       },
@@ -89,7 +89,7 @@ export class ProcessMonitor extends pulumi.ComponentResource {
 
     this.containerId = this.container.id;
     this.containerName = this.container.name;
-    this.metricsUrl = pulumi.output(`http://127.0.0.1:${monitor.metrics.port}/metrics`);
+    this.metricsUrl = pulumi.output(`http://127.0.0.1:${monitor.metrics.hostPort}/metrics`);
     this.registerOutputs({ containerId: this.containerId, containerName: this.containerName, metricsUrl: this.metricsUrl });
   }
 }

@@ -1,4 +1,4 @@
 export { loadStackConfig, type SecretOutputs } from "./load";
-export { ConfigError, parseStackConfig, PROJECT, type ParseOptions, type RawStackConfig, type StackConfig } from "./parse";
+export { ConfigError, keyProblemLine, parseStackConfig, PROJECT, type ParseOptions, type RawStackConfig, type StackConfig } from "./parse";
 export type { ContainerLimits } from "./schema/limits";
 export { SECRET_KEYS, type SecretKey, type StackSecrets } from "./secrets";

@@ -3,6 +3,7 @@
  * hands secrets on only as Pulumi secrets.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { foreignConfigKeys } from "./namespaces";
 import { parseStackConfig, PROJECT, type StackConfig } from "./parse";
 import type { SecretKey } from "./secrets";
 
@@ -12,7 +13,8 @@ export function loadStackConfig(stack: string = pulumi.getStack()): { config: St
   const prefix = `${PROJECT}:`;
   const values: Record<string, unknown> = {};
   const secretKeys = new Set<string>();
-  for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
+  const allConfig = pulumi.runtime.allConfig();
+  for (const [fullKey, text] of Object.entries(allConfig)) {
     if (!fullKey.startsWith(prefix)) continue;
     const key = fullKey.slice(prefix.length);
     const secret = isConfigSecret(fullKey);
@@ -20,7 +22,8 @@ export function loadStackConfig(stack: string = pulumi.getStack()): { config: St
     values[key] = secret ? text : decode(text);
     if (secret) secretKeys.add(key);
   }
-  const { config, secrets } = parseStackConfig({ stack, values, secretKeys });
+  const { config, secrets, warnings } = parseStackConfig({ stack, values, secretKeys, foreignKeys: foreignConfigKeys(Object.keys(allConfig)) });
+  for (const warning of warnings) void pulumi.log.warn(warning);
   const secretOutputs: SecretOutputs = {};
   for (const [key, value] of Object.entries(secrets) as Array<[SecretKey, string]>) {
     secretOutputs[key] = pulumi.secret(value);

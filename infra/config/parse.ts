@@ -5,11 +5,12 @@
  */
 import { RunError } from "@pulumi/pulumi/errors";
 import type { z } from "zod";
-import { capacityProblems, derivedMemory, derivedPidsLimit, emergencyTasksFor, plannedLoad, type PlannedLoad } from "../capacity";
+import { derivedMemory, derivedPidsLimit, emergencyTasksFor, plannedLoad, type PlannedLoad } from "../capacity";
+import { crossChecks, type KeyProblem } from "./crossChecks";
 import { sliceProblems } from "../host/plan";
 import { settingsSchema, type ParsedSettings } from "./schema";
 import type { ContainerLimits } from "./schema/limits";
-import { checkSecrets, pickSecrets, SECRET_KEYS, type SecretCheckOptions, type StackSecrets } from "./secrets";
+import { checkSecrets, pickSecrets, SECRET_KEYS, secretNeeds, type SecretCheckOptions, type StackSecrets } from "./secrets";
 
 export const PROJECT = "metamcp-guard";
 
@@ -20,6 +21,11 @@ export interface RawStackConfig {
   values: Record<string, unknown>;
   /** Keys whose values Pulumi holds encrypted. */
   secretKeys: ReadonlySet<string>;
+  /**
+   * Keys of the stack file in no namespace this program or its providers read (`metamcp-gaurd:app`,
+   * a bare `monitor`), as written: they would be ignored silently, so they are refused.
+   */
+  foreignKeys?: readonly string[];
 }
 
 /** The settings with every default resolved, so no part of the program guesses. */
@@ -34,8 +40,11 @@ export type StackConfig = Omit<ParsedSettings, "app" | "database" | "monitor"> &
     load: PlannedLoad;
   };
   database: ParsedSettings["database"] & { volumeName: string };
-  /** The emergency threshold as given, or derived from app.capacity. */
-  monitor: ParsedSettings["monitor"] & { emergencyTasks: number | "off" };
+  /** The emergency threshold as given, or derived from app.capacity; the metrics' host port resolved. */
+  monitor: ParsedSettings["monitor"] & {
+    emergencyTasks: number | "off";
+    metrics: ParsedSettings["monitor"]["metrics"] & { hostPort: number };
+  };
 };
 
 /**
@@ -61,34 +70,27 @@ export type ParseOptions = SecretCheckOptions;
 export function parseStackConfig(
   raw: RawStackConfig,
   options: ParseOptions = {},
-): { config: StackConfig; secrets: StackSecrets } {
+): { config: StackConfig; secrets: StackSecrets; warnings: string[] } {
   const settingsInput = Object.fromEntries(
     Object.entries(raw.values).filter(([key]) => !(SECRET_KEYS as readonly string[]).includes(key)),
   );
+  // Every problem in one pass: the settings', the secrets' (judged from the settings as written) and
+  // keys outside this project's namespace.
+  const needs = secretNeeds(raw.values);
+  const secretProblems = checkSecrets(needs, raw.values, raw.secretKeys, options).map(([key, message]) => `${PROJECT}:${key} ${message}`);
+  const foreign = (raw.foreignKeys ?? []).map(
+    (key) => `${key} is not a key of this project; write it under ${PROJECT}: (such as ${PROJECT}:${key.split(":").pop()})`,
+  );
   const parsed = settingsSchema.safeParse(settingsInput, { reportInput: true });
   if (!parsed.success) {
-    throw new ConfigError(raw.stack, parsed.error.issues.flatMap(describeIssue));
+    throw new ConfigError(raw.stack, [...foreign, ...parsed.error.issues.flatMap(describeIssue), ...secretProblems]);
   }
   const config = resolveDefaults(raw.stack, parsed.data);
   // Settings that are each valid but that cannot be honoured together.
-  const crossChecks = [
-    ...capacityProblems({
-      load: config.app.load,
-      pidsLimit: parsed.data.app.limits.pids,
-      memoryBytes: parsed.data.app.limits.memory,
-      emergencyTasks: typeof parsed.data.monitor.emergencyTasks === "number" ? parsed.data.monitor.emergencyTasks : undefined,
-    }).map(({ key, message }) => `${configKey(key.split("."))} ${message}`),
-    ...sliceProblems(config),
-  ];
-  if (crossChecks.length > 0) throw new ConfigError(raw.stack, crossChecks);
-  const secretProblems = checkSecrets(parsed.data, raw.values, raw.secretKeys, options);
-  if (secretProblems.length > 0) {
-    throw new ConfigError(
-      raw.stack,
-      secretProblems.map(([key, message]) => `${PROJECT}:${key} ${message}`),
-    );
-  }
-  return { config, secrets: pickSecrets(parsed.data, raw.values) };
+  const together = crossChecks(parsed.data, config);
+  const problems = [...foreign, ...together.problems.map(keyProblemLine), ...sliceProblems(config), ...secretProblems];
+  if (problems.length > 0) throw new ConfigError(raw.stack, problems);
+  return { config, secrets: pickSecrets(needs, raw.values), warnings: together.warnings.map(keyProblemLine) };
 }
 
 function resolveDefaults(stack: string, settings: ParsedSettings): StackConfig {
@@ -107,7 +109,11 @@ function resolveDefaults(stack: string, settings: ParsedSettings): StackConfig {
     namePrefix,
     app: { ...settings.app, limits, load, publicUrl: settings.app.publicUrl ?? `http://localhost:${settings.app.port}` },
     database: { ...settings.database, volumeName: settings.database.volumeName ?? `${namePrefix}-pgdata` },
-    monitor: { ...settings.monitor, emergencyTasks: settings.monitor.emergencyTasks ?? emergencyTasksFor(load, limits.pids) },
+    monitor: {
+      ...settings.monitor,
+      emergencyTasks: settings.monitor.emergencyTasks ?? emergencyTasksFor(load, limits.pids),
+      metrics: { ...settings.monitor.metrics, hostPort: settings.monitor.metrics.hostPort ?? settings.app.port + 1 },
+    },
   };
 }
 
@@ -128,6 +134,11 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
   const message = issue.message.replace(/^Invalid input: /, "");
   const shown = issue.code === "custom" || issue.input === undefined || message.includes(JSON.stringify(issue.input));
   return [`${key} ${message}${shown ? "" : ` (got ${JSON.stringify(issue.input)})`}`];
+}
+
+/** The line a ConfigError shows for a problem with one key. */
+export function keyProblemLine({ key, message }: KeyProblem): string {
+  return `${configKey(key.split("."))} ${message}`;
 }
 
 /** "metamcp-guard:app.limits.memory" for the path ["app", "limits", "memory"]. */

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { parseStackConfig, PROJECT, type StackConfig } from "../config";
+import { foreignConfigKeys } from "../config/namespaces";
 
 /** The stack file cannot be found or read: the message says which file and what stacks exist. */
 export class StackFileError extends Error {
@@ -68,5 +69,6 @@ export function readStackConfig(stack: string, options: { projectDir: string; co
     throw new StackFileError(`${file} is not valid YAML: ${(error as Error).message}`);
   }
   const values = projectValues(document);
-  return parseStackConfig({ stack, values, secretKeys: new Set() }, { requireSecrets: false }).config;
+  const keys = Object.keys((document as { config?: Record<string, unknown> } | null)?.config ?? {});
+  return parseStackConfig({ stack, values, secretKeys: new Set(), foreignKeys: foreignConfigKeys(keys) }, { requireSecrets: false }).config;
 }

@@ -4,23 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseStackConfig } from "../../infra/config";
-import { stackValues } from "../support/stackFiles";
+import { rawStackConfig } from "../support/stackFiles";
 
 function problemsOf(stack: string, overrides: Record<string, unknown>, secretKeys?: string[]): string[] {
-  const { values, secretKeys: keys } = stackValues(stack, overrides);
-  const decoded = Object.fromEntries(
-    Object.entries(values).map(([key, text]) => {
-      const bare = key.replace(/^metamcp-guard:/, "");
-      try {
-        return [bare, (secretKeys ?? keys).includes(key) ? text : JSON.parse(text)];
-      } catch {
-        return [bare, text];
-      }
-    }),
-  );
-  const secret = new Set((secretKeys ?? keys).map((k) => k.replace(/^metamcp-guard:/, "")));
   try {
-    parseStackConfig({ stack, values: decoded, secretKeys: secret });
+    parseStackConfig(rawStackConfig(stack, overrides, secretKeys));
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return (error as ConfigError).problems;
@@ -31,7 +19,8 @@ function problemsOf(stack: string, overrides: Record<string, unknown>, secretKey
 const BAD_CONFIGS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ["a typo'd limit key", { "metamcp-guard:app": { limits: { memroy: "1g" } } }, "metamcp-guard:app.limits.memroy", /not a known key; allowed: memory, memorySwap, cpus, pids/],
   ["a typo'd top-level key", { "metamcp-guard:databse": { mode: "internal" } }, "metamcp-guard:databse", /not a known key; allowed: .*database/],
-  ["swap smaller than memory", { "metamcp-guard:app": { limits: { memorySwap: "512m" } } }, "metamcp-guard:app.limits.memorySwap", /at least memory/],
+  ["swap smaller than memory", { "metamcp-guard:app": { limits: { memorySwap: "512m" } } }, "metamcp-guard:app.limits.memorySwap", /^\S+ 512m must be at least memory \(2g\)/],
+  ["a monitor duration that is not one (reported once)", { "metamcp-guard:monitor": { interval: "5" } }, "metamcp-guard:monitor.interval", /^\S+ "5" is not a duration/],
   ["a PID cap of 0", { "metamcp-guard:app": { limits: { pids: 0 } } }, "metamcp-guard:app.limits.pids", /0 is not a whole number from 8 to 32767/],
   ["a PID cap that caps nothing", { "metamcp-guard:app": { limits: { pids: 100000 } } }, "metamcp-guard:app.limits.pids", /from 8 to 32767/],
   ["a malformed size", { "metamcp-guard:app": { limits: { memory: "4x" } } }, "metamcp-guard:app.limits.memory", /"4x" is not a size; .*512m or 4g/],
@@ -42,7 +31,29 @@ const BAD_CONFIGS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ["a port out of range", { "metamcp-guard:app": { port: 70000 } }, "metamcp-guard:app.port", /70000 is not a whole number from 1 to 65535/],
   ["a restart policy that never restarts", { "metamcp-guard:app": { restart: "no" } }, "metamcp-guard:app.restart", /allowed: always, unless-stopped, on-failure/],
   ["an unknown database mode", { "metamcp-guard:database": { mode: "sqlite" } }, "metamcp-guard:database.mode", /allowed: internal, external/],
-  ["a bad Docker host", { "metamcp-guard:dockerHost": "docker.example.com" }, "metamcp-guard:dockerHost", /unix:\/\/\/var\/run\/docker.sock, ssh:\/\/user@host or tcp:\/\/host:2375/],
+  ["a bad Docker host", { "metamcp-guard:dockerHost": "docker.example.com" }, "metamcp-guard:dockerHost", /"docker.example.com" is not a Docker host; write unix:\/\/\/var\/run\/docker.sock, ssh:\/\/user@host\[:port\] or tcp:\/\/127.0.0.1:<port>/],
+  ["plain TCP to another host", { "metamcp-guard:dockerHost": "tcp://docker.example.com:2375" }, "metamcp-guard:dockerHost", /is plain TCP to another host: the stack's secrets would cross the network in clear .* use ssh:\/\/user@host/],
+  ["tcp:// without a port", { "metamcp-guard:dockerHost": "tcp://127.0.0.1" }, "metamcp-guard:dockerHost", /"tcp:\/\/127.0.0.1" has no port/],
+  ["tcp:// with a port that is not a number", { "metamcp-guard:dockerHost": "tcp://127.0.0.1:docker" }, "metamcp-guard:dockerHost", /"tcp:\/\/127.0.0.1:docker" is not a Docker host/],
+  ["an ssh:// host read as an ssh option", { "metamcp-guard:dockerHost": "ssh://-oProxyCommand=touch" }, "metamcp-guard:dockerHost", /names a host starting with '-', which ssh reads as an option/],
+  ["a password in the Docker host", { "metamcp-guard:dockerHost": "ssh://deploy:hunter2@host" }, "metamcp-guard:dockerHost", /holds a password; remove it and use an SSH key/],
+  ["a name prefix in capitals (the monitor's image name must be lowercase)", { "metamcp-guard:namePrefix": "MetaMCP-Dev" }, "metamcp-guard:namePrefix", /"MetaMCP-Dev" is not a name prefix; use 2 to 48 lowercase letters/],
+  ["a one-letter name prefix", { "metamcp-guard:namePrefix": "m" }, "metamcp-guard:namePrefix", /"m" is not a name prefix/],
+  ["a name prefix with a double dash (a slice would nest wrongly)", { "metamcp-guard:namePrefix": "meta--dev" }, "metamcp-guard:namePrefix", /is not a name prefix/],
+  ["a one-letter volume name", { "metamcp-guard:database": { volumeName: "v" } }, "metamcp-guard:database.volumeName", /"v" is not a Docker name; use two or more/],
+  ["an image repository in capitals", { "metamcp-guard:app": { image: "ghcr.io/Metatool-AI/metamcp:2.4.22" } }, "metamcp-guard:app.image", /"ghcr.io\/Metatool-AI\/metamcp:2.4.22" is not an image reference/],
+  ["a bind address that is not an IP (999.1.1.1)", { "metamcp-guard:app": { bindAddress: "999.1.1.1" } }, "metamcp-guard:app.bindAddress", /"999.1.1.1" is not an IP address/],
+  ["a bind address that is not an IP (cafe)", { "metamcp-guard:app": { bindAddress: "cafe" } }, "metamcp-guard:app.bindAddress", /"cafe" is not an IP address/],
+  ["a metrics host that is not an IP", { "metamcp-guard:monitor": { metrics: { host: "cafe" } } }, "metamcp-guard:monitor.metrics.host", /"cafe" is not an IP address/],
+  ["a public URL that is not http(s)", { "metamcp-guard:app": { publicUrl: "ftp://mcp.example.com" } }, "metamcp-guard:app.publicUrl", /"ftp:\/\/mcp.example.com" is not an http\(s\) URL with a host/],
+  ["a public URL without a host", { "metamcp-guard:app": { publicUrl: "https://" } }, "metamcp-guard:app.publicUrl", /is not an http\(s\) URL with a host/],
+  ["a zero health-check timeout", { "metamcp-guard:app": { healthcheck: { timeout: "0s" } } }, "metamcp-guard:app.healthcheck.timeout", /"0s" is zero/],
+  ["a log size that is not a size", { "metamcp-guard:logging": { maxSize: "lots" } }, "metamcp-guard:logging.maxSize", /"lots" is not a size/],
+  ["an RSS budget above MetaMCP's memory", { "metamcp-guard:monitor": { rssBudget: "3g" } }, "metamcp-guard:monitor.rssBudget", /3g is not below app.limits.memory \(2g\)/],
+  ["a kill grace longer than the orphan grace", { "metamcp-guard:monitor": { killGrace: "1m", orphanGrace: "30s" } }, "metamcp-guard:monitor.killGrace", /1m is longer than monitor.orphanGrace \(30s\)/],
+  ["MetaMCP's port on the monitor's", { "metamcp-guard:monitor": { metrics: { hostPort: 12008 } } }, "metamcp-guard:monitor.metrics.hostPort", /12008 is already published by app.port/],
+  ["an unpinned image in a production stack", { "metamcp-guard:production": true, "metamcp-guard:app": { image: "ghcr.io/metatool-ai/metamcp:latest" } }, "metamcp-guard:app.image", /is tagged latest; a production stack pins every image/],
+  ["an untagged image in a production stack", { "metamcp-guard:production": true, "metamcp-guard:database": { image: "postgres" } }, "metamcp-guard:database.image", /"postgres" has no tag; a production stack pins every image/],
   ["a managed variable in app.env", { "metamcp-guard:app": { env: { DATABASE_URL: "postgresql://x" } } }, "metamcp-guard:app.env.DATABASE_URL", /set by the stack/],
   ["an image with spaces", { "metamcp-guard:app": { image: "metamcp latest" } }, "metamcp-guard:app.image", /repository:tag or repository@sha256/],
   ["a bad health-check interval", { "metamcp-guard:app": { healthcheck: { interval: "thirty" } } }, "metamcp-guard:app.healthcheck.interval", /not a duration/],
@@ -55,6 +66,8 @@ const BAD_CONFIGS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ["MetaMCP's session lifetime as an environment variable", { "metamcp-guard:app": { env: { SESSION_LIFETIME: "3600000" } } }, "metamcp-guard:app.env.SESSION_LIFETIME", /not read from the environment by MetaMCP 2.4.22; set app.settings.sessionLifetime instead/],
   ["a session lifetime that is not a duration", { "metamcp-guard:app": { settings: { sessionLifetime: "1 day" } } }, "metamcp-guard:app.settings.sessionLifetime", /"1 day" is not a duration from 1m to 720h/],
   ["a max-attempts of 0", { "metamcp-guard:app": { settings: { maxAttempts: 0 } } }, "metamcp-guard:app.settings.maxAttempts", /0 is not a whole number from 1 to 100/],
+  ["a key in a misspelt namespace", { "metamcp-gaurd:monitor": { enabled: false } }, "metamcp-gaurd:monitor", /is not a key of this project; write it under metamcp-guard: \(such as metamcp-guard:monitor\)/],
+  ["a key with no namespace", { monitor: { enabled: false } }, "monitor", /is not a key of this project/],
   ["no limits for MetaMCP", { "metamcp-guard:app": { limits: undefined } }, "metamcp-guard:app.limits", /is required/],
   ["swap on a container that sits in a no-swap slice", { "metamcp-guard:host": { slices: { enabled: true }, ssh: { host: "10.0.0.5" } }, "metamcp-guard:app": { limits: { memorySwap: "3g" } } }, "metamcp-guard:app.limits.memorySwap", /must equal memory when host.slices.enabled is true/],
   ["slices without SSH settings", { "metamcp-guard:host": { slices: { enabled: true } } }, "metamcp-guard:host.ssh", /required when host.slices.enabled/],
@@ -73,7 +86,26 @@ describe("bad stack configs are refused with the key named", () => {
   });
 });
 
+describe("settings Docker accepts are accepted", () => {
+  it.each<[string, Record<string, unknown>]>([
+    ["a tag with capitals", { "metamcp-guard:app": { image: "ghcr.io/metatool-ai/metamcp:2.4.22-RC1" } }],
+    ["a registry with a port and a digest", { "metamcp-guard:database": { image: `registry.local:5000/lib/postgres@sha256:${"a".repeat(64)}` } }],
+    ["a log size in Docker's other spelling", { "metamcp-guard:logging": { maxSize: "10MB" } }],
+    ["plain TCP to this machine's loopback", { "metamcp-guard:dockerHost": "tcp://127.0.0.1:2375" }],
+    ["plain TCP to the IPv6 loopback", { "metamcp-guard:dockerHost": "tcp://[::1]:2375" }],
+    ["an IPv6 bind address", { "metamcp-guard:app": { bindAddress: "::1" } }],
+    ["an untagged image outside production (warned, not refused)", { "metamcp-guard:app": { image: "ghcr.io/metatool-ai/metamcp" } }],
+  ])("%s", (_label, overrides) => {
+    expect(() => parseStackConfig(rawStackConfig("dev", overrides))).not.toThrow();
+  });
+});
+
 describe("secrets", () => {
+  it("never repeats a password found in the Docker host", () => {
+    const problems = problemsOf("dev", { "metamcp-guard:dockerHost": "ssh://deploy:hunter2@host" });
+    expect(problems.join("\n")).not.toContain("hunter2");
+  });
+
   it("refuses a missing auth secret and says how to set it", () => {
     const problems = problemsOf("dev", { "metamcp-guard:authSecret": undefined });
     expect(problems).toContain("metamcp-guard:authSecret is required; set it with: pulumi config set --secret authSecret <value>");
@@ -106,6 +138,26 @@ describe("secrets", () => {
       "metamcp-guard:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n",
     });
     expect(problems).toEqual([expect.stringMatching(/^metamcp-guard:sshPrivateKey is only used when something is pushed to the host/)]);
+  });
+
+  it("reports secret problems in the same pass as the settings' problems", () => {
+    const problems = problemsOf("dev", { "metamcp-guard:app": { port: 0 }, "metamcp-guard:authSecret": undefined });
+    expect(problems).toEqual([
+      "metamcp-guard:app.port 0 is not a whole number from 1 to 65535",
+      "metamcp-guard:authSecret is required; set it with: pulumi config set --secret authSecret <value>",
+    ]);
+  });
+
+  it("says how to remove a password left over from the internal database", () => {
+    const problems = problemsOf("dev", {
+      "metamcp-guard:database": { mode: "external" },
+      "metamcp-guard:databaseUrl": "postgresql://app@db.example.com:5432/app",
+    });
+    expect(problems).toEqual(["metamcp-guard:postgresPassword is only used with database.mode internal; remove it: pulumi config rm postgresPassword"]);
+  });
+
+  it("reports a bad monitor duration once", () => {
+    expect(problemsOf("dev", { "metamcp-guard:monitor": { interval: "5" } })).toHaveLength(1);
   });
 
   it("lists every problem at once, not just the first", () => {

@@ -10,24 +10,11 @@ import type { MonitorConfig } from "../../infra/config/schema/monitor";
 import { monitorEnvironment, type MonitorReapSettings } from "../../infra/monitor/env";
 import { loadSettings } from "../../monitor/src/config";
 import { ENV } from "../../monitor/src/contract";
-import { stackValues } from "../support/stackFiles";
+import { rawStackConfig } from "../support/stackFiles";
 
 /** The dev stack file, with `monitor` overrides, parsed as `pulumi up` would. */
 function parse(monitor: Record<string, unknown> = {}): StackConfig {
-  const { values, secretKeys } = stackValues("dev", { "metamcp-guard:monitor": monitor });
-  const decoded = Object.fromEntries(
-    Object.entries(values).map(([key, text]) => {
-      const bare = key.replace(/^metamcp-guard:/, "");
-      if (secretKeys.includes(key)) return [bare, text];
-      try {
-        return [bare, JSON.parse(text)];
-      } catch {
-        return [bare, text];
-      }
-    }),
-  );
-  const secret = new Set(secretKeys.map((k) => k.replace(/^metamcp-guard:/, "")));
-  return parseStackConfig({ stack: "dev", values: decoded, secretKeys: secret }).config;
+  return parseStackConfig(rawStackConfig("dev", { "metamcp-guard:monitor": monitor })).config;
 }
 
 function problems(monitor: Record<string, unknown>): string[] {
@@ -121,7 +108,7 @@ describe("monitorEnvironment", () => {
 describe("bad monitor settings are refused at preview, with the key", () => {
   it.each([
     [{ interval: "10ms" }, 'metamcp-guard:monitor.interval "10ms" is out of range; allowed: 100ms to 3600s'],
-    [{ interval: "5" }, "metamcp-guard:monitor.interval is not a duration"],
+    [{ interval: "5" }, 'metamcp-guard:monitor.interval "5" is not a duration'],
     [{ maxGroups: -1 }, "metamcp-guard:monitor.maxGroups -1 is not a whole number from 0 to 100000"],
     [{ rssBudget: "lots" }, 'metamcp-guard:monitor.rssBudget "lots" is not a size'],
     [{ emergencyTasks: 0 }, "metamcp-guard:monitor.emergencyTasks 0 is not a whole number from 1 to 32767"],

@@ -74,8 +74,8 @@ describe.each(STACK_NAMES)("monitor sidecar (%s)", (stack) => {
     expect(container.logDriver).toBe("json-file");
   });
 
-  it("publishes /metrics on the host's loopback only", () => {
-    expect(container.ports).toEqual([{ internal: 9464, external: 9464, ip: "127.0.0.1" }]);
+  it("publishes /metrics on the host's loopback only, on the port after MetaMCP's", () => {
+    expect(container.ports).toEqual([{ internal: 9464, external: 12009, ip: "127.0.0.1" }]);
   });
 
   it("starts its emergency sweep halfway between MetaMCP's planned load and its PID cap", () => {

@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { SECRET_KEYS } from "../../infra/config";
+import { SECRET_KEYS, type RawStackConfig } from "../../infra/config";
+import { foreignConfigKeys } from "../../infra/config/namespaces";
 
 export const REPO_ROOT = join(__dirname, "..", "..");
 
@@ -50,6 +51,29 @@ export function stackValues(stack: string, overrides: Record<string, unknown> = 
   // Secret keys are secret whether they come from TEST_SECRETS or an override.
   const secretKeys = Object.keys(values).filter((key) => (SECRET_KEYS as readonly string[]).includes(key.replace(/^metamcp-guard:/, "")));
   return { values, secretKeys };
+}
+
+/**
+ * The same, as parseStackConfig takes it (what loadStackConfig hands it under `pulumi up`): keys
+ * without the project prefix, structured values decoded, secrets left as text, keys of other
+ * namespaces apart.
+ */
+export function rawStackConfig(stack: string, overrides: Record<string, unknown> = {}, secretKeys?: string[]): RawStackConfig {
+  const { values, secretKeys: keys } = stackValues(stack, overrides);
+  const secret = new Set((secretKeys ?? keys).map((key) => key.replace(/^metamcp-guard:/, "")));
+  const foreignKeys = foreignConfigKeys(Object.keys(values));
+  const decoded = Object.fromEntries(
+    Object.entries(values).filter(([key]) => key.startsWith("metamcp-guard:")).map(([key, text]) => {
+      const bare = key.replace(/^metamcp-guard:/, "");
+      if (secret.has(bare)) return [bare, text];
+      try {
+        return [bare, JSON.parse(text)];
+      } catch {
+        return [bare, text];
+      }
+    }),
+  );
+  return { stack, values: decoded, secretKeys: secret, foreignKeys };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,7 +1,7 @@
 /** Settings of the MetaMCP container (`metamcp-guard:app`). */
 import { z } from "zod";
 import type { CapacityInput } from "../../capacity";
-import { duration, durationMs, envName, flag, imageRef, restartPolicy, strictObject, wholeNumber } from "./fields";
+import { duration, durationMs, envName, flag, imageRef, ipAddress, positiveDuration, restartPolicy, strictObject, wholeNumber } from "./fields";
 import { appLimitsSchema } from "./limits";
 
 export const DEFAULT_METAMCP_IMAGE = "ghcr.io/metatool-ai/metamcp:2.4.22";
@@ -34,17 +34,24 @@ const SETTINGS_IN_ENV: Record<string, string> = {
 };
 
 const healthcheckSchema = strictObject({
-  interval: duration.default("30s"),
-  timeout: duration.default("5s"),
+  interval: positiveDuration.default("30s"),
+  timeout: positiveDuration.default("5s"),
   retries: wholeNumber(1, 100).default(3),
   startPeriod: duration.default("60s"),
 });
 
-const ipAddress = z
-  .string()
-  .refine((text) => /^(\d{1,3}\.){3}\d{1,3}$/.test(text) || /^[0-9a-fA-F:]+$/.test(text), {
-    message: "is not an IP address (such as 127.0.0.1 or 0.0.0.0)",
-  });
+/** The URL people reach MetaMCP at: http or https with a host, as MetaMCP builds its links from it. */
+const publicUrl = z.string().refine(
+  (text) => {
+    try {
+      const url = new URL(text);
+      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+    } catch {
+      return false;
+    }
+  },
+  { error: (issue) => `${JSON.stringify(issue.input)} is not an http(s) URL with a host (such as https://mcp.example.com)` },
+);
 
 /** What `app.capacity` means when a stack file leaves it out: two sessions on one namespace of two servers. */
 export const DEFAULT_CAPACITY = { sessions: 2, serversPerNamespace: 2, namespaces: 1 } as const;
@@ -97,7 +104,7 @@ export const appSchema = strictObject({
   bindAddress: ipAddress.default("127.0.0.1"),
   port: wholeNumber(1, 65535).default(METAMCP_PORT),
   /** The URL people reach MetaMCP at (APP_URL); defaults to http://localhost:<port>. */
-  publicUrl: z.url({ message: "is not a URL (such as https://mcp.example.com)" }).optional(),
+  publicUrl: publicUrl.optional(),
   /** How much MetaMCP must hold; app.limits.pids and memory are derived from it when left out. */
   capacity: capacitySchema.prefault({}),
   limits: appLimitsSchema,

@@ -3,6 +3,7 @@
  * write in a stack file into the value the program uses, and says what is allowed when
  * the text is wrong: the loader puts the key in front of these messages.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 import { parseCpus, parseSize, formatSize } from "../units";
 
@@ -84,6 +85,11 @@ export const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h)$/, { message: "is not a duration; write a whole number with ms, s, m or h, such as 30s" });
 
+/** A duration above zero: for a health check's interval or timeout, 0 would mean Docker's own default. */
+export const positiveDuration = duration.refine((text) => !/^0+(ms|s|m|h)$/.test(text), {
+  error: (issue) => `${JSON.stringify(issue.input)} is zero; write a duration above 0, such as 5s`,
+});
+
 const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** A duration written like `duration` (30s, 5m, 24h), in milliseconds, from `minMs` to `maxMs`. */
@@ -109,25 +115,57 @@ function formatMs(ms: number): string {
   return `${ms}ms`;
 }
 
-/** An image reference: name with a tag (`postgres:16-alpine`) or a digest (`…@sha256:<64 hex>`). */
-export const imageRef = z
-  .string()
-  .regex(
-    /^[a-z0-9][a-z0-9._\/:-]*(@sha256:[a-f0-9]{64})?$/,
-    { message: "is not an image reference; write repository:tag or repository@sha256:<digest>" },
-  );
+/**
+ * An image reference as Docker parses it (distribution's reference grammar): an optional registry host
+ * with port, lowercase path components joined by `/`, then an optional tag (letters of either case,
+ * digits, `_`, `.`, `-`, up to 128) and an optional sha256 digest.
+ */
+const DOMAIN = String.raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?`;
+const PATH_COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+const IMAGE_REFERENCE = new RegExp(
+  String.raw`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+);
+
+export const imageRef = z.string().refine((text) => text.length <= 255 && IMAGE_REFERENCE.test(text), {
+  error: (issue) =>
+    `${JSON.stringify(issue.input)} is not an image reference; write repository:tag or repository@sha256:<digest> ` +
+    "(repository in lowercase, such as ghcr.io/metatool-ai/metamcp:2.4.22)",
+});
+
+/** The tag of an image reference, or undefined when it has none (a digest is not a tag). */
+export function imageTag(reference: string): string | undefined {
+  const withoutDigest = reference.split("@")[0];
+  const lastPart = withoutDigest.slice(withoutDigest.lastIndexOf("/") + 1);
+  const colon = lastPart.indexOf(":");
+  return colon < 0 ? undefined : lastPart.slice(colon + 1);
+}
 
 /** Restart policies that bring a crashed or OOM-killed container back. `no` is not offered. */
 export const restartPolicy = z.enum(["always", "unless-stopped", "on-failure"], {
   message: "is not a restart policy; allowed: always, unless-stopped, on-failure",
 });
 
-/** A name Docker accepts for containers, volumes and networks. */
-export const dockerName = z
-  .string()
-  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, {
-    message: "is not a Docker name; use letters, digits, '_', '.' and '-', starting with a letter or digit",
-  });
+/** A name Docker accepts for containers, volumes and networks: two characters or more. */
+export const dockerName = z.string().refine((text) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(text), {
+  error: (issue) =>
+    `${JSON.stringify(issue.input)} is not a Docker name; use two or more letters, digits, '_', '.' and '-', starting with a letter or digit`,
+});
+
+/**
+ * The prefix of every name the stack gives: containers, volumes, networks, the built images' repository
+ * (`<prefix>-monitor`), which Docker wants in lowercase, and systemd units on the host, where a '-'
+ * nests a slice in another. So: lowercase letters and digits, parts joined by one '-', '_' or '.'.
+ */
+export const namePrefix = z.string().refine((text) => /^[a-z0-9]+(?:[-_.][a-z0-9]+)*$/.test(text) && text.length >= 2 && text.length <= 48, {
+  error: (issue) =>
+    `${JSON.stringify(issue.input)} is not a name prefix; use 2 to 48 lowercase letters and digits, parts joined by single ` +
+    "'-', '_' or '.' (such as metamcp-staging): it names containers, the built images and the host's systemd units",
+});
+
+/** An IP address (v4 or v6), as `node:net` reads one; host names are not accepted where Docker binds. */
+export const ipAddress = z.string().refine((text) => isIP(text) !== 0, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not an IP address (such as 127.0.0.1, 0.0.0.0 or ::1)`,
+});
 
 /** Environment variable names as POSIX shells accept them. */
 export const envName = z

@@ -6,7 +6,8 @@
 import { z } from "zod";
 import { appSchema } from "./app";
 import { databaseSchema } from "./database";
-import { dockerName, flag, strictObject } from "./fields";
+import { dockerHost } from "./dockerHost";
+import { flag, namePrefix, strictObject } from "./fields";
 import { hostPushers, hostSchema } from "./host";
 import { loggingSchema } from "./logging";
 import { monitorSchema } from "./monitor";
@@ -14,15 +15,15 @@ import { proxySchema } from "./proxy";
 import { SECRET_KEYS } from "../secrets";
 
 export const settingsSchema = strictObject({
-  /** The Docker engine to deploy to: unix:///path, tcp://host:port or ssh://user@host. */
-  dockerHost: z
-    .string()
-    .regex(/^(unix:\/\/\/\S+|tcp:\/\/[^\s/]+|ssh:\/\/[^\s/]+)$/, {
-      message: "is not a Docker host; write unix:///var/run/docker.sock, ssh://user@host or tcp://host:2375 (plain TCP; TLS is not supported, use ssh://)",
-    })
-    .default("unix:///var/run/docker.sock"),
-  /** Prefix of every container, volume and network name; defaults to metamcp-<stack>. */
-  namePrefix: dockerName.optional(),
+  /** The Docker engine to deploy to: unix:///path, ssh://user@host, or tcp://127.0.0.1:port. */
+  dockerHost: dockerHost.default("unix:///var/run/docker.sock"),
+  /** Prefix of every container, volume, network and host unit name; defaults to metamcp-<stack>. */
+  namePrefix: namePrefix.optional(),
+  /**
+   * A production stack: every image pinned (refused at preview otherwise), and the policy pack's
+   * production rules apply (containers carry the label metamcp-guard.production=true).
+   */
+  production: flag.default(false),
   /** Protect the Postgres volume: `pulumi destroy` refuses, and deleting it from the program keeps it on the host. */
   protectData: flag.default(false),
   app: appSchema,

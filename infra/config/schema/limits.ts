@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { cpuCount, size, strictObject, wholeNumber } from "./fields";
-import { parseSize } from "../units";
+import { formatSize, parseSize } from "../units";
 
 /** Docker refuses memory limits below 6 MiB. */
 const DOCKER_MIN_MEMORY = parseSize("6m")!;
@@ -18,7 +18,10 @@ const MAX_MEMORY = parseSize("1t")!;
 export const MIN_PIDS = 8;
 export const MAX_PIDS = 32767;
 
-const SWAP_BELOW_MEMORY = "must be at least memory (memorySwap is memory plus swap; equal to memory means no swap)";
+/** Both values, as people write sizes. */
+function swapBelowMemory(memorySwap: number, memory: number): string {
+  return `${formatSize(memorySwap)} must be at least memory (${formatSize(memory)}): memorySwap is memory plus swap; equal to memory means no swap`;
+}
 
 export interface ContainerLimits {
   /** Hard memory cap, bytes. */
@@ -52,7 +55,7 @@ export const limitsSchema = strictObject({
       ctx.addIssue({
         code: "custom",
         path: ["memorySwap"],
-        message: SWAP_BELOW_MEMORY,
+        message: swapBelowMemory(limits.memorySwap, limits.memory),
       });
     }
   })
@@ -71,7 +74,7 @@ export const appLimitsSchema = strictObject({
   if (limits.memorySwap !== undefined && limits.memory === undefined) {
     ctx.addIssue({ code: "custom", path: ["memorySwap"], message: "needs app.limits.memory set too (memorySwap is memory plus swap)" });
   } else if (limits.memorySwap !== undefined && limits.memory !== undefined && limits.memorySwap < limits.memory) {
-    ctx.addIssue({ code: "custom", path: ["memorySwap"], message: SWAP_BELOW_MEMORY });
+    ctx.addIssue({ code: "custom", path: ["memorySwap"], message: swapBelowMemory(limits.memorySwap, limits.memory) });
   }
 });
 

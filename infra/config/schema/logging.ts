@@ -1,10 +1,11 @@
 /** json-file log rotation for every container (`metamcp-guard:logging`). */
 import { z } from "zod";
-import { strictObject, wholeNumber } from "./fields";
+import { size, strictObject, wholeNumber } from "./fields";
+import { parseSize } from "../units";
 
 export const loggingSchema = strictObject({
-  /** Largest log file before Docker rotates it (Docker's units: 10m, 1g). */
-  maxSize: z.string().regex(/^\d+[kmg]$/, { message: "is not a log size; write a whole number with k, m or g, such as 10m" }).default("10m"),
+  /** Largest log file before Docker rotates it, bytes (written like every size: 10m, 1g, 10MB). */
+  maxSize: size(parseSize("1k")!, parseSize("100g")!).prefault("10m"),
   /** Rotated files kept per container. */
   maxFile: wholeNumber(1, 100).default(3),
 });

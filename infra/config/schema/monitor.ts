@@ -9,11 +9,13 @@
 import { z } from "zod";
 import { DEFAULTS, DEFAULT_MAIN_PATTERN, DEFAULT_MCP_PATTERNS } from "../../../monitor/src/contract";
 import { monitorSettingsProblems } from "../../monitor/env";
-import { duration, flag, imageRef, restartPolicy, size, strictObject, wholeNumber } from "./fields";
+import { flag, imageRef, ipAddress, restartPolicy, size, strictObject, wholeNumber } from "./fields";
 import { limitsWithDefaults, MAX_PIDS } from "./limits";
 import { parseSize } from "../units";
 
 const regex = z.string().min(1, { message: "must not be empty" });
+/** Text the monitor's own parser judges (monitorSettingsProblems below), so each problem is reported once. */
+const monitorDuration = z.string();
 
 /** `off`, or a value; unset means the default the stack derives from MetaMCP's limits. */
 function orOff<T extends z.ZodType>(schema: T) {
@@ -28,16 +30,16 @@ export const monitorSchema = strictObject({
   /** `always`: after MetaMCP is restarted the monitor must come back into its new PID namespace. */
   restart: restartPolicy.default("always"),
   /** Time between scans. */
-  interval: duration.default(DEFAULTS.interval),
+  interval: monitorDuration.default(DEFAULTS.interval),
   /** How long a group must have been seen orphaned before it is reaped. */
-  orphanGrace: duration.default(DEFAULTS.orphanGrace),
+  orphanGrace: monitorDuration.default(DEFAULTS.orphanGrace),
   /** Between SIGTERM to a group and SIGKILL to its survivors. */
-  killGrace: duration.default(DEFAULTS.killGrace),
+  killGrace: monitorDuration.default(DEFAULTS.killGrace),
   /** Most live MCP groups kept; above it the idlest are reaped. */
   maxGroups: wholeNumber(0, 100_000).default(Number(DEFAULTS.maxGroups)),
   /** RSS live MCP groups may hold; unset: 75% of app.limits.memory. */
   rssBudget: orOff(size(parseSize("1m")!, parseSize("1t")!)).optional(),
-  /** Tasks (processes + threads) at which the emergency sweep starts; unset: 80% of app.limits.pids. */
+  /** Tasks (processes + threads) at which the emergency sweep starts; unset: derived from app.capacity. */
   emergencyTasks: orOff(wholeNumber(1, MAX_PIDS)).optional(),
   /** Live MCP groups the emergency sweep keeps. */
   emergencyFloor: wholeNumber(0, 100_000).default(Number(DEFAULTS.emergencyFloor)),
@@ -47,10 +49,12 @@ export const monitorSchema = strictObject({
   mcpPatterns: z.array(regex).min(1, { message: "must list at least one pattern" }).default([...DEFAULT_MCP_PATTERNS]),
   /** Regular expression for MetaMCP's own server process. */
   mainPattern: regex.default(DEFAULT_MAIN_PATTERN),
-  /** Where /metrics and /healthz listen, inside the monitor's container. */
+  /** Where /metrics and /healthz listen, inside the monitor's container, and the host port they are published on. */
   metrics: strictObject({
-    host: z.string().default(DEFAULTS.metricsHost),
+    host: ipAddress.default(DEFAULTS.metricsHost),
     port: wholeNumber(1, 65_535).default(Number(DEFAULTS.metricsPort)),
+    /** On the Docker host's 127.0.0.1; unset: app.port + 1, so stacks sharing a host do not collide. */
+    hostPort: wholeNumber(1, 65_535).optional(),
   }).prefault({}),
 }).superRefine((monitor, ctx) => {
   for (const { path, message } of monitorSettingsProblems(monitor)) ctx.addIssue({ code: "custom", path, message });
