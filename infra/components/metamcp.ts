@@ -36,6 +36,9 @@ export const HEALTHCHECK_COMMAND = [
   `fetch('http://localhost:${METAMCP_PORT}/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
 ];
 
+/** Seconds MetaMCP's entrypoint gets to stop its backend and frontend (its TERM trap) before a kill. */
+export const METAMCP_STOP_GRACE_SECONDS = 30;
+
 export class MetaMcp extends pulumi.ComponentResource {
   /** Where operators reach MetaMCP. */
   readonly url: pulumi.Output<string>;
@@ -71,6 +74,8 @@ export class MetaMcp extends pulumi.ComponentResource {
         container: {
           image: image.imageId,
           init: app.init,
+          stopTimeout: METAMCP_STOP_GRACE_SECONDS,
+          destroyGraceSeconds: METAMCP_STOP_GRACE_SECONDS,
           envs: [
             ...plainEnv,
             ...(args.databaseEnv ?? []),

@@ -8,6 +8,7 @@ import type { StackConfig } from "../config";
 import { LABEL_STACK } from "../containerSettings";
 import type { HostSlices } from "../host";
 import type { PidsLimit } from "../pidsLimit";
+import { VolumeLock } from "../dataVolume/lock";
 import { guardedContainer } from "./guardedContainer";
 
 export const POSTGRES_PORT = 5432;
@@ -15,6 +16,12 @@ export const POSTGRES_PORT = 5432;
 export const POSTGRES_HOST = "postgres";
 /** tini as PID 1 for Postgres too: it forwards signals, so a stop is a clean shutdown. */
 export const POSTGRES_INIT = true;
+/**
+ * Seconds Postgres gets to shut down cleanly, on `docker stop` (stopTimeout) and when Pulumi replaces
+ * or deletes the container (destroyGraceSeconds; without it the provider kills at once, and the next
+ * start has to recover: "database system was not properly shut down").
+ */
+export const POSTGRES_STOP_GRACE_SECONDS = 60;
 
 export interface PostgresArgs {
   config: StackConfig;
@@ -45,12 +52,14 @@ export class Postgres extends pulumi.ComponentResource {
 
     const image = new docker.RemoteImage(`${name}-image`, { name: db.image, keepLocally: true }, childOpts);
 
-    // The data must survive every update: never deleted by Pulumi (retainOnDelete), and in
-    // protected stacks `pulumi destroy` refuses to touch it at all.
+    // The data must survive every update: never deleted by Pulumi (retainOnDelete), never swapped
+    // for an empty volume by a rename (the lock refuses it at preview), and in protected stacks
+    // `pulumi destroy` refuses to touch it at all.
+    const lock = new VolumeLock(`${name}-volume-lock`, { volumeName: db.volumeName, acceptNewVolume: db.acceptNewVolume }, { parent: this });
     const volume = new docker.Volume(
       `${name}-data`,
       { name: db.volumeName, labels: [{ label: LABEL_STACK, value: config.stack }] },
-      { ...childOpts, protect: config.protectData, retainOnDelete: true },
+      { ...childOpts, protect: config.protectData, retainOnDelete: true, dependsOn: [lock] },
     );
 
     ({ container: this.container, pidsLimit: this.pidsLimit } = guardedContainer(
@@ -64,6 +73,8 @@ export class Postgres extends pulumi.ComponentResource {
         container: {
           image: image.imageId,
           init: POSTGRES_INIT,
+          stopTimeout: POSTGRES_STOP_GRACE_SECONDS,
+          destroyGraceSeconds: POSTGRES_STOP_GRACE_SECONDS,
           envs: [
             `POSTGRES_USER=${db.user}`,
             `POSTGRES_DB=${db.name}`,

@@ -36,8 +36,14 @@ export function crossChecks(parsed: ParsedSettings, config: StackConfig): CrossC
       ...portProblems(config),
       ...images.problems,
     ],
-    warnings: images.warnings,
+    warnings: [...images.warnings, ...volumeWarnings(config)],
   };
+}
+
+/** acceptNewVolume is for one update; left on, a rename would again start Postgres on an empty volume. */
+function volumeWarnings(config: StackConfig): KeyProblem[] {
+  if (config.database.mode !== "internal" || !config.database.acceptNewVolume) return [];
+  return [{ key: "database.acceptNewVolume", message: "is true: a change of the data volume's name is not refused; set it back to false after the move" }];
 }
 
 /** Monitor settings that are valid alone but could never act. */

@@ -8,7 +8,7 @@ export const STACKS = {
     db: { memoryMiB: 256, cpus: "0.5", pids: 64 },
     bindAddress: "127.0.0.1",
     logs: { "max-size": "10m", "max-file": "3" },
-    protectData: false,
+    protectData: true,
   },
   prod: {
     app: { memoryMiB: 4096, cpus: "2", pids: 577 },

@@ -25,6 +25,10 @@ describe.each(STACK_NAMES)("MetaMCP container (%s)", (stack) => {
     expect(container.cpus).toBe(want.app.cpus);
   });
 
+  it("gets 30 s to stop its backend and frontend, on docker stop and on replacement", () => {
+    expect({ stopTimeout: container.stopTimeout, destroyGraceSeconds: container.destroyGraceSeconds }).toEqual({ stopTimeout: 30, destroyGraceSeconds: 30 });
+  });
+
   it("runs tini as PID 1 to reap zombies", () => {
     expect(container.init).toBe(true);
   });

@@ -36,6 +36,18 @@ describe.each(STACK_NAMES)("Postgres (%s)", (stack) => {
     expect(container.init).toBe(true);
   });
 
+  it("gets a minute to shut down cleanly on docker stop", () => {
+    expect(container.stopTimeout).toBe(60);
+  });
+
+  it("gets the same minute when Pulumi replaces or deletes it, instead of a kill", () => {
+    expect(container.destroyGraceSeconds).toBe(60);
+  });
+
+  it("has a lock that refuses a rename of its data volume at preview", () => {
+    expect(named(declared.resources, "postgres-volume-lock").inputs).toMatchObject({ volumeName: `metamcp-${stack}-pgdata`, acceptNewVolume: false });
+  });
+
   it("checks health with pg_isready", () => {
     expect(container.healthcheck.tests).toEqual(["CMD-SHELL", "pg_isready -U metamcp_user -d metamcp_db"]);
   });

@@ -25,6 +25,8 @@ function loggedErrors(stderr: string): string[] {
     .map((message) => message.trimEnd());
 }
 
+const RUN_TIMEOUT_MS = 180_000;
+
 function runLikePulumi(stack: string, overrides: Record<string, unknown> = {}): RunResult {
   const { values, secretKeys } = stackValues(stack, overrides);
   const child = spawnSync(process.execPath, [join(__dirname, "support", "runLikePulumi.js"), REPO_ROOT, stack], {
@@ -34,14 +36,15 @@ function runLikePulumi(stack: string, overrides: Record<string, unknown> = {}): 
       PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(secretKeys),
     },
     encoding: "utf8",
-    timeout: 60_000,
+    // A hang guard, not a speed bound: ts-node type-checks the whole program, slow on a loaded 2-core machine.
+    timeout: RUN_TIMEOUT_MS,
   });
   const lastLine = child.stdout.trim().split("\n").at(-1) ?? "{}";
   const parsed = JSON.parse(lastLine.startsWith("{") ? lastLine : "{}");
   return { status: child.status, resources: parsed.resources ?? [], error: parsed.error, logged: loggedErrors(child.stderr), stderr: child.stderr };
 }
 
-describe("infra/index.ts as Pulumi runs it (ts-node, cwd infra/)", () => {
+describe("infra/index.ts as Pulumi runs it (ts-node, cwd infra/)", { timeout: RUN_TIMEOUT_MS + 10_000 }, () => {
   it("declares the prod stack's containers", () => {
     const run = runLikePulumi("prod");
     expect({ status: run.status, error: run.error }, run.stderr).toEqual({ status: 0, error: undefined });

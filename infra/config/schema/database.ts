@@ -1,6 +1,6 @@
 /** Settings of MetaMCP's Postgres (`metamcp-guard:database`). */
 import { z } from "zod";
-import { dockerName, imageRef, restartPolicy, strictObject } from "./fields";
+import { dockerName, flag, imageRef, restartPolicy, strictObject } from "./fields";
 import { limitsWithDefaults } from "./limits";
 
 export const DEFAULT_POSTGRES_IMAGE = "postgres:16-alpine";
@@ -16,6 +16,11 @@ export const databaseSchema = strictObject({
   restart: restartPolicy.default("unless-stopped"),
   /** The data volume; it outlives containers, and with protectData also the stack. */
   volumeName: dockerName.optional(),
+  /**
+   * A change of the data volume's name is refused at preview (Postgres would start on an empty volume);
+   * true lets it through, for the one update after the data was copied over (infra/dataVolume/lock.ts).
+   */
+  acceptNewVolume: flag.default(false),
   user: z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "is not a Postgres role name" }).default("metamcp_user"),
   name: z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "is not a Postgres database name" }).default("metamcp_db"),
 });

@@ -25,7 +25,7 @@ export const settingsSchema = strictObject({
    */
   production: flag.default(false),
   /** Protect the Postgres volume: `pulumi destroy` refuses, and deleting it from the program keeps it on the host. */
-  protectData: flag.default(false),
+  protectData: flag.default(true),
   app: appSchema,
   database: databaseSchema.prefault({}),
   logging: loggingSchema.prefault({}),
