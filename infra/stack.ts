@@ -8,6 +8,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { SecretOutputs, StackConfig } from "./config";
 import { containerName, describeLimits, guardLabels } from "./containerSettings";
+import { readinessEnvs } from "./components/externalDatabase";
 import { MetaMcp } from "./components/metamcp";
 import { ProcessMonitor } from "./components/monitor";
 import { Postgres } from "./components/postgres";
@@ -61,6 +62,7 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
     limits.database = describeLimits(config.database.limits);
   } else {
     databaseUrl = secrets.databaseUrl!;
+    databaseEnv = readinessEnvs(databaseUrl);
   }
 
   const metamcp = new MetaMcp("metamcp", {

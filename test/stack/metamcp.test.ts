@@ -1,6 +1,7 @@
 /** The MetaMCP container, as each real stack file declares it under mocks. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { declareStack, named, type DeclaredStack, type RecordedResource } from "../support/mocks";
+import { readinessEnv } from "../../infra/components/externalDatabase";
+import { declareStack, isSecretValue, named, unwrapSecret, type DeclaredStack, type RecordedResource } from "../support/mocks";
 import { STACK_NAMES, STACKS } from "./expectations";
 
 describe.each(STACK_NAMES)("MetaMCP container (%s)", (stack) => {
@@ -82,5 +83,42 @@ describe.each(STACK_NAMES)("MetaMCP container (%s)", (stack) => {
       containerId: "metamcp-container-id",
       limit: want.app.pids,
     });
+  });
+});
+
+describe("MetaMCP with an external database", () => {
+  let envs: unknown;
+
+  beforeAll(async () => {
+    const declared = await declareStack("dev", {
+      "metamcp-guard:database": { mode: "external" },
+      "metamcp-guard:postgresPassword": undefined,
+      "metamcp-guard:databaseUrl": "postgresql://app:s3cret-pass@db.example.com:6432/metamcp",
+    });
+    envs = named(declared.resources, "metamcp-container").inputs.envs;
+  });
+
+  const readiness = () => unwrapSecret<string[]>(envs).filter((e) => /^POSTGRES_(HOST|PORT|USER)=/.test(e));
+
+  it("gets the host, port and user its entrypoint's pg_isready waits for, from the URL", () => {
+    expect(readiness().sort()).toEqual(["POSTGRES_HOST=db.example.com", "POSTGRES_PORT=6432", "POSTGRES_USER=app"]);
+  });
+
+  it("keeps its environment secret, as these come from the database URL", () => {
+    expect(isSecretValue(envs)).toBe(true);
+  });
+
+  it("never puts the password in them", () => {
+    expect(readiness().join(" ")).not.toContain("s3cret-pass");
+  });
+});
+
+describe("readinessEnv", () => {
+  it.each([
+    ["postgresql://app:pw@db:5432/x", { POSTGRES_HOST: "db", POSTGRES_PORT: "5432", POSTGRES_USER: "app" }],
+    ["postgres://db.example.com/x", { POSTGRES_HOST: "db.example.com", POSTGRES_PORT: "5432", POSTGRES_USER: "postgres" }],
+    ["postgresql://us%40er@[::1]:6543/x", { POSTGRES_HOST: "::1", POSTGRES_PORT: "6543", POSTGRES_USER: "us@er" }],
+  ])("%s", (url, want) => {
+    expect(readinessEnv(url)).toEqual(want);
   });
 });
