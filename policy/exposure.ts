@@ -68,9 +68,10 @@ export function networksWithRouteOut(container: PolicyResource, resources: Polic
   const gaps: string[] = [];
   for (const entry of joined) {
     const name = known(() => entry.name);
-    const byName = typeof name === "string" ? declared.find((n) => known(() => n.props.name) === name) : undefined;
-    // A name unknown in preview still comes from the network resource it depends on.
-    const network = byName ?? (name === UNKNOWN && viaDependency.length === 1 ? viaDependency[0] : undefined);
+    // By name, or by id (what a read-back may hold); a name unknown in preview, or one neither
+    // matches, still comes from the network its value is computed from when there is just one.
+    const named = typeof name === "string" ? declared.find((n) => known(() => n.props.name) === name || known(() => n.props.id) === name) : undefined;
+    const network = named ?? (viaDependency.length === 1 ? viaDependency[0] : undefined);
     if (!network) {
       if (typeof name === "string") gaps.push(`joins network ${name}, which this stack does not declare: nothing shows it has no route out`);
       continue;

@@ -74,6 +74,14 @@ describe("monitor-not-exposed", () => {
     expect(await messages(resources)).toEqual([expect.stringContaining("joins network frontend, which routes out")]);
   });
 
+  it("finds a network by the id a read-back holds, or by the one network its value comes from", async () => {
+    const withId = network("metrics", { id: "4f2a9c", options: { [NO_MASQUERADE]: "false" } });
+    expect([
+      await messages(stack({ props: { networksAdvanced: [{ name: "4f2a9c" }] } }, [withId])),
+      await messages(stack({ props: { networksAdvanced: [{ name: "9e8d7c" }] }, propertyDependencies: { networksAdvanced: [frontend] } })),
+    ]).toEqual([[], [expect.stringContaining("joins network 9e8d7c, which routes out")]]);
+  });
+
   it("judges the monitor by what it does: unlabelled, but in MetaMCP's PID namespace", async () => {
     const resources = stack({ role: "db", props: { networksAdvanced: [{ name: "metamcp-dev-frontend" }] } });
     expect(await messages(resources)).toHaveLength(1);
