@@ -107,9 +107,39 @@ export const CAPABILITY_SCHEMA: PolicyConfigSchema = {
   },
 };
 
-export const SOCKET_DEFAULTS = { socketPaths: ["/var/run/docker.sock", "/run/docker.sock"] };
+/**
+ * Every engine socket that runs containers as root: Docker's, the containerd under it (dockerd's
+ * own, or the system one), CRI-O's and Podman's. /var/run is a link to /run on current systems,
+ * but a bind names whichever the author wrote, so both spellings are listed.
+ */
+export const SOCKET_DEFAULTS = {
+  socketPaths: [
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/run/containerd/containerd.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/docker/containerd/containerd.sock",
+    "/run/docker/containerd/containerd.sock",
+    "/var/run/crio/crio.sock",
+    "/run/crio/crio.sock",
+    "/var/run/podman/podman.sock",
+    "/run/podman/podman.sock",
+  ],
+};
 export const SOCKET_SCHEMA: PolicyConfigSchema = {
-  properties: { socketPaths: strings("Host paths of the Docker (or containerd) API socket", SOCKET_DEFAULTS.socketPaths) },
+  properties: { socketPaths: strings("Host paths of container engine API sockets (Docker, containerd, CRI-O, Podman)", SOCKET_DEFAULTS.socketPaths) },
+};
+
+// ---- roles --------------------------------------------------------------------------------
+
+export const ROLE_DEFAULTS = {
+  /** Repositories of MetaMCP's image; a container running one of them is MetaMCP, whatever its label says. */
+  appImages: ["ghcr.io/metatool-ai/metamcp"],
+};
+export const ROLE_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    appImages: strings("Image repositories that are MetaMCP (add your mirror's), without tag or digest", ROLE_DEFAULTS.appImages),
+  },
 };
 
 // ---- production ---------------------------------------------------------------------------
@@ -134,6 +164,20 @@ export const IMAGE_SCHEMA: PolicyConfigSchema = {
 
 export const VOLUME_DEFAULTS = { ...PRODUCTION_DEFAULTS };
 export const VOLUME_SCHEMA: PolicyConfigSchema = { properties: { ...PRODUCTION_PROPERTIES } };
+
+export const SLICES_DEFAULTS = { ...PRODUCTION_DEFAULTS };
+export const SLICES_SCHEMA: PolicyConfigSchema = { properties: { ...PRODUCTION_PROPERTIES } };
+
+export const WORKLOAD_DEFAULTS: typeof PRODUCTION_DEFAULTS & { allowed: string[] } = { ...PRODUCTION_DEFAULTS, allowed: [] };
+export const WORKLOAD_SCHEMA: PolicyConfigSchema = {
+  properties: {
+    ...PRODUCTION_PROPERTIES,
+    allowed: strings(
+      "Resources let through although the pack cannot judge what they run: their Pulumi names (or URNs), each one you reviewed yourself",
+      WORKLOAD_DEFAULTS.allowed,
+    ),
+  },
+};
 
 /** Whether a production-only rule applies to `stack`. */
 export function isProduction(stack: string, settings: typeof PRODUCTION_DEFAULTS): boolean {

@@ -3,9 +3,19 @@
  * no tag, which means latest) changes under a running stack on the next pull, so a restart or a
  * re-create could bring up a MetaMCP nobody reviewed, with other leaks and other limits needs.
  */
-import type { ResourceValidationPolicy } from "@pulumi/policy";
+import type { PolicyResource, ResourceValidationPolicy } from "@pulumi/policy";
 import { IMAGE_DEFAULTS, IMAGE_SCHEMA, isProduction, settingsOf } from "./config";
-import { BUILT_IMAGE, CONTAINER, type ContainerProps, describeContainer, known, REMOTE_IMAGE, stackOfUrn, UNKNOWN } from "./resources";
+import {
+  BUILT_IMAGE,
+  CONTAINER,
+  type ContainerProps,
+  dependenciesThrough,
+  describeContainer,
+  known,
+  REMOTE_IMAGE,
+  stackOfUrn,
+  UNKNOWN,
+} from "./resources";
 
 export type ImagePin =
   | { pinned: true; by: "digest" | "tag" | "id" }
@@ -37,6 +47,28 @@ export function imagePin(reference: string, requireDigest = false): ImagePin {
   if (tag === "latest") return { pinned: false, reason: "uses the tag latest" };
   if (!VERSION_TAG.test(tag) && !CONTENT_TAG.test(tag)) return { pinned: false, reason: `uses the tag ${tag}, which is not a version` };
   return { pinned: true, by: "tag" };
+}
+
+/** The repository of an image reference: without its digest and tag (`registry:5000/app:1` is `registry:5000/app`). */
+export function repositoryOf(reference: string): string {
+  const withoutDigest = reference.replace(/@.*$/, "");
+  const slash = withoutDigest.lastIndexOf("/");
+  const colon = withoutDigest.indexOf(":", slash + 1);
+  return colon >= 0 ? withoutDigest.slice(0, colon) : withoutDigest;
+}
+
+/**
+ * The image reference a container runs: its image resource's (the stack's containers take an
+ * image id, `sha256:…`, from a RemoteImage or a built Image, so the reference lives there), or the
+ * container's own `image` when it names one. Undefined while unknown.
+ */
+export function imageReferenceOf(container: PolicyResource): string | undefined {
+  for (const source of dependenciesThrough(container, "image")) {
+    const reference = source.type === REMOTE_IMAGE ? known(() => source.props.name) : source.type === BUILT_IMAGE ? known(() => source.props.imageName) : undefined;
+    if (typeof reference === "string") return reference;
+  }
+  const own = known(() => (container.props as ContainerProps).image);
+  return typeof own === "string" && !own.startsWith("sha256:") ? own : undefined;
 }
 
 /** Where each judged resource type keeps its image reference, and how messages name it. */

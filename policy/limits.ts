@@ -26,6 +26,7 @@ import {
   known,
   parseCpus,
   PIDS_LIMIT,
+  providerHostOf,
   UNKNOWN,
 } from "./resources";
 
@@ -135,36 +136,70 @@ export const containerRestartPolicy: ResourceValidationPolicy = {
   }),
 };
 
-/** A PidsLimit resource that caps `container`: it depends on the container through containerId (or at all). */
+/**
+ * The PidsLimit resources that cap `container`: those whose containerId is computed from the
+ * container's own output (its id). A PidsLimit that only sits beside it (`dependsOn`) with a
+ * literal id caps whatever that id names, which is not this container.
+ */
 export function attachedPidsLimits(container: PolicyResource, resources: PolicyResource[]): PolicyResource[] {
   return resources.filter((r) => r.type === PIDS_LIMIT && dependenciesThrough(r, "containerId").some((d) => d.urn === container.urn));
+}
+
+/** Why `pids` does not cap `container` on the engine the container runs on, or undefined when it does (or cannot be told yet). */
+export function hostMismatch(pids: PolicyResource, container: PolicyResource): string | undefined {
+  const containerHost = providerHostOf(container);
+  const pidsHost = known(() => pids.props.dockerHost);
+  if (containerHost === UNKNOWN || pidsHost === UNKNOWN) return undefined;
+  if (containerHost === undefined) {
+    // The default provider's host is the DOCKER_HOST of whoever runs pulumi: nothing to compare against.
+    return "the container has no explicit Docker provider, so the engine it runs on is whatever DOCKER_HOST says and no PidsLimit can be shown to reach it";
+  }
+  if (pidsHost !== containerHost) {
+    return `its dockerHost ${JSON.stringify(pidsHost ?? null)} is not the container's Docker host ${JSON.stringify(containerHost)}: the cap would land on another engine`;
+  }
+  return undefined;
 }
 
 export const containerPidsLimit: StackValidationPolicy = {
   name: "container-pids-limit",
   description:
-    "Every container has exactly one PidsLimit resource attached (its containerId is the container's id) with a limit in the configured range.",
+    "Every container has exactly one PidsLimit attached: its containerId is the container's id output, its dockerHost the container's provider host, its limit in range.",
   enforcementLevel: "mandatory",
   configSchema: PIDS_SCHEMA,
   validateStack: (args, report) => {
     const { minimum, maximum } = settingsOf(args, PIDS_DEFAULTS);
-    for (const container of args.resources.filter((r) => r.type === CONTAINER)) {
+    const containers = args.resources.filter((r) => r.type === CONTAINER);
+    for (const container of containers) {
       const name = describeContainer(container.props as ContainerProps, container.name);
       const attached = attachedPidsLimits(container, args.resources);
       if (attached.length === 0) {
         // @pulumi/docker cannot set a PID cap; without our resource the container has none.
-        report(`${name} has no PidsLimit resource attached: nothing caps its processes (operators saw 7,396).`, container.urn);
+        report(`${name} has no PidsLimit whose containerId is its id: nothing caps its processes (operators saw 7,396).`, container.urn);
         continue;
       }
       if (attached.length > 1) {
         report(`${name} has ${attached.length} PidsLimit resources (${attached.map((p) => p.name).join(", ")}); they would overwrite each other.`, container.urn);
       }
       for (const pids of attached) {
+        const mismatch = hostMismatch(pids, container);
+        if (mismatch) report(`${pids.name} does not cap ${name}: ${mismatch}.`, pids.urn);
         const limit = known(() => pids.props.limit);
         if (limit === UNKNOWN) continue;
         if (typeof limit !== "number" || !Number.isInteger(limit) || limit < minimum || limit > maximum) {
           report(`${pids.name} caps ${name} at ${JSON.stringify(limit)} PIDs; allowed: ${minimum} to ${maximum}.`, pids.urn);
         }
+      }
+    }
+    // A PidsLimit whose containerId comes from no container of the stack caps a literal id: at best a
+    // container the pack cannot see, at worst a decoy beside a container left uncapped.
+    for (const pids of args.resources.filter((r) => r.type === PIDS_LIMIT)) {
+      const sources = dependenciesThrough(pids, "containerId").filter((d) => d.type === CONTAINER);
+      if (sources.length === 0) {
+        const id = known(() => pids.props.containerId);
+        const shown = id === UNKNOWN ? "an id" : JSON.stringify(id ?? null);
+        report(`${pids.name} caps ${shown}, which is no container of this stack: set containerId to the container's id output (container.id).`, pids.urn);
+      } else if (sources.length > 1) {
+        report(`${pids.name} takes its containerId from ${sources.map((s) => s.name).join(" and ")}: it must come from exactly one container.`, pids.urn);
       }
     }
   },

@@ -6,7 +6,13 @@
  * it must not share the program's mistakes. test/policy/contract.test.ts pins the constants
  * below to infra's, so the two cannot drift apart silently.
  */
-import { type ReportViolation, type ResourceValidationArgs, UnknownValueError } from "@pulumi/policy";
+import {
+  type PolicyProviderResource,
+  type PolicyResource,
+  type ReportViolation,
+  type ResourceValidationArgs,
+  UnknownValueError,
+} from "@pulumi/policy";
 
 export const CONTAINER = "docker:index/container:Container";
 export const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
@@ -17,10 +23,20 @@ export const VOLUME = "docker:index/volume:Volume";
 export const PIDS_LIMIT = "pulumi-nodejs:dynamic/metamcp-guard:PidsLimit";
 /** @pulumi/command's remote.Command; the host slices are written by these. */
 export const REMOTE_COMMAND = "command:remote:Command";
+/** @pulumi/command's local.Command: a script on the machine running Pulumi. */
+export const LOCAL_COMMAND = "command:local:Command";
+/** A Swarm service: its tasks are containers the container policies never see. */
+export const DOCKER_SERVICE = "docker:index/service:Service";
+/** A Docker engine plugin: it runs with whatever privileges it asks for. */
+export const DOCKER_PLUGIN = "docker:index/plugin:Plugin";
+export const NETWORK = "docker:index/network:Network";
+/** The explicit Docker provider: which engine every docker resource talks to. */
+export const DOCKER_PROVIDER = "pulumi:providers:docker";
 
 export const LABEL_STACK = "metamcp-guard.stack";
 export const LABEL_ROLE = "metamcp-guard.role";
-export const ROLES = ["app", "db", "monitor"] as const;
+/** app is MetaMCP, db its Postgres, monitor the process monitor, guard the session guard in front of MetaMCP. */
+export const ROLES = ["app", "db", "monitor", "guard"] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The container properties the policies read (docker.Container inputs, as the engine sends them). */
@@ -38,9 +54,23 @@ export interface ContainerProps {
   labels?: { label: string; value: string }[];
   privileged?: boolean;
   capabilities?: { adds?: string[]; drops?: string[] };
-  volumes?: { hostPath?: string; containerPath?: string; volumeName?: string }[];
-  mounts?: { type?: string; source?: string; target?: string }[];
+  securityOpts?: string[];
+  user?: string;
+  readOnly?: boolean;
+  volumes?: { hostPath?: string; containerPath?: string; volumeName?: string; fromContainer?: string }[];
+  mounts?: { type?: string; source?: string; target?: string; volumeOptions?: { driverName?: string; driverOptions?: Record<string, string> } }[];
+  devices?: { hostPath?: string; containerPath?: string }[];
+  deviceRequests?: unknown[];
+  deviceCgroupRules?: string[];
+  gpus?: string;
   pidMode?: string;
+  networkMode?: string;
+  ipcMode?: string;
+  usernsMode?: string;
+  cgroupnsMode?: string;
+  ports?: { internal?: number; external?: number; ip?: string }[];
+  publishAllPorts?: boolean;
+  networksAdvanced?: { name?: string }[];
   cgroupParent?: string;
 }
 
@@ -102,6 +132,12 @@ export function describeContainer(props: ContainerProps, pulumiName: string): st
   return typeof dockerName === "string" && dockerName !== pulumiName ? `${pulumiName} (${dockerName})` : pulumiName;
 }
 
+/** Whether `host` (an IP or a name, IPv6 in brackets or not) is loopback: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
 /** Docker's CPU count text ("0.5", "2") as a number, or undefined when it is not one. */
 export function parseCpus(text: unknown): number | undefined {
   if (typeof text === "number") return Number.isFinite(text) ? text : undefined;
@@ -109,14 +145,21 @@ export function parseCpus(text: unknown): number | undefined {
   return Number(text);
 }
 
-/** The resources `of` depends on through `property`, or through anything when the engine gave no per-property list. */
-export function dependenciesThrough<R extends { urn: string; dependencies: R[]; propertyDependencies: Record<string, R[]> }>(
-  of: R,
-  property: string,
-): R[] {
-  // The engine sends per-property dependencies; a hand-written `dependsOn` only shows up in
-  // `dependencies`, which is the best evidence left when the property has none.
-  return of.propertyDependencies[property]?.length ? of.propertyDependencies[property] : of.dependencies;
+/**
+ * The resources whose outputs `property` of `of` is computed from (the engine's per-property
+ * dependencies, sent in preview and update alike). Only these prove where a value comes from: a
+ * hand-written `dependsOn` shows up in `dependencies` whatever the property holds, so a literal
+ * id with a `dependsOn` beside it would pass for the real thing.
+ */
+export function dependenciesThrough(of: PolicyResource, property: string): PolicyResource[] {
+  return of.propertyDependencies[property] ?? [];
+}
+
+/** The Docker host a resource's provider talks to, when the resource has a provider that names one. */
+export function providerHostOf(resource: { provider?: PolicyProviderResource }): Maybe<string> | undefined {
+  if (resource.provider?.type !== DOCKER_PROVIDER) return undefined;
+  const host = known(() => resource.provider!.props.host);
+  return host === UNKNOWN || typeof host === "string" ? host : undefined;
 }
 
 /** Runs `check` on containers only, and tells the engine the policy does not apply to anything else. */

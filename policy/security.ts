@@ -1,13 +1,14 @@
 /**
  * No way out of the container: MetaMCP runs whatever MCP servers its users configure, so any of
  * these would hand an MCP server the host. A privileged container or the Docker socket is root
- * on the host; an added capability widens what a compromised process may do; the host's PID
- * namespace lets a container with KILL (the monitor) kill any process on the host.
+ * on the host; an added capability widens what a compromised process may do; a process that can
+ * gain privileges (setuid binaries) or runs without seccomp and AppArmor reaches the kernel's
+ * whole surface.
  */
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { posix } from "node:path";
 import { CAPABILITY_DEFAULTS, CAPABILITY_SCHEMA, SOCKET_DEFAULTS, SOCKET_SCHEMA, settingsOf } from "./config";
-import { type ContainerProps, describeContainer, forContainers, known, roleOf, UNKNOWN } from "./resources";
+import { CONTAINER, type ContainerProps, describeContainer, forContainers, known, roleOf, UNKNOWN, VOLUME } from "./resources";
 
 export const containerNotPrivileged: ResourceValidationPolicy = {
   name: "container-not-privileged",
@@ -20,7 +21,26 @@ export const containerNotPrivileged: ResourceValidationPolicy = {
   }),
 };
 
-/** Host paths a container mounts: bind mounts and host-path volumes (named volumes are not host paths). */
+/**
+ * The host path a volume's local-driver options mount, and how: `o=bind` (or rbind) binds a
+ * host directory; any other `device` under /dev mounts a block device (`type=ext4,device=/dev/sda`).
+ * Other drivers (nfs addresses, plugins) name nothing on this host.
+ */
+export function hostPathOfVolumeOptions(driver: unknown, options: unknown): { kind: "bind" | "device"; path: string } | undefined {
+  if (driver !== undefined && driver !== null && driver !== "" && driver !== "local") return undefined;
+  if (!options || typeof options !== "object") return undefined;
+  const { o, device } = options as Record<string, unknown>;
+  if (typeof device !== "string" || device === "") return undefined;
+  const flags = typeof o === "string" ? o.split(",").map((flag) => flag.trim()) : [];
+  if (flags.includes("bind") || flags.includes("rbind")) return { kind: "bind", path: device };
+  if (device.startsWith("/dev/")) return { kind: "device", path: device };
+  return undefined;
+}
+
+/**
+ * Host paths a container mounts: bind mounts, host-path volumes, and volumes it defines inline
+ * whose options bind a host path (named volumes are judged as Volume resources).
+ */
 export function hostPathsOf(props: ContainerProps): string[] {
   const mounts = known(() => props.mounts ?? []);
   const volumes = known(() => props.volumes ?? []);
@@ -28,7 +48,14 @@ export function hostPathsOf(props: ContainerProps): string[] {
   if (mounts !== UNKNOWN) {
     for (const mount of mounts) {
       const source = known(() => mount.source);
-      if (known(() => mount.type) === "bind" && typeof source === "string") paths.push(source);
+      const type = known(() => mount.type);
+      if (type === "bind" && typeof source === "string") paths.push(source);
+      if (type === "volume") {
+        const options = known(() => mount.volumeOptions);
+        if (options === UNKNOWN || !options) continue;
+        const inline = hostPathOfVolumeOptions(known(() => options.driverName), known(() => options.driverOptions));
+        if (inline) paths.push(inline.path);
+      }
     }
   }
   if (volumes !== UNKNOWN) {
@@ -40,30 +67,53 @@ export function hostPathsOf(props: ContainerProps): string[] {
   return paths;
 }
 
+/** Whether mounting `hostPath` hands over `target`: the path itself or any directory above it. */
+export function covers(hostPath: string, target: string): boolean {
+  const path = posix.normalize(hostPath).replace(/(.)\/+$/, "$1");
+  const normalized = posix.normalize(target);
+  return path === normalized || normalized.startsWith(path === "/" ? "/" : `${path}/`);
+}
+
 /**
  * Whether mounting `hostPath` exposes `socket`: the socket itself, or any directory above it
  * (mounting /run or /var/run hands over the socket just the same).
  */
 export function exposesSocket(hostPath: string, socket: string): boolean {
-  const path = posix.normalize(hostPath).replace(/(.)\/+$/, "$1");
-  const target = posix.normalize(socket);
-  return path === target || target.startsWith(path === "/" ? "/" : `${path}/`);
+  return covers(hostPath, socket);
 }
 
 export const containerNoDockerSocket: ResourceValidationPolicy = {
   name: "container-no-docker-socket",
-  description: "No container mounts the Docker socket (or a directory holding it): that is root on the host.",
+  description:
+    "No container mounts a container engine's API socket (Docker, containerd, …) or a directory holding it, by bind mount, host-path volume, bind volume or another container's volumes: that is root on the host.",
   enforcementLevel: "mandatory",
   configSchema: SOCKET_SCHEMA,
-  validateResource: forContainers((props, args, report) => {
+  validateResource: (args, report) => {
     const { socketPaths } = settingsOf(args, SOCKET_DEFAULTS);
+    const exposed = (path: string) => socketPaths.find((s) => exposesSocket(path, s));
+    if (args.type === VOLUME) {
+      // A named volume with `o=bind` is a bind mount under another name: judged where it is declared.
+      const bind = hostPathOfVolumeOptions(known(() => args.props.driver), known(() => args.props.driverOpts));
+      const socket = bind?.kind === "bind" ? exposed(bind.path) : undefined;
+      if (bind && socket) report(`volume ${args.name} binds ${bind.path} from the host, which exposes ${socket}: any container that mounts it controls the engine.`);
+      return;
+    }
+    if (args.type !== CONTAINER) args.notApplicable("applies to docker containers and volumes only");
+    const props = args.props as ContainerProps;
+    const name = describeContainer(props, args.name);
     for (const path of hostPathsOf(props)) {
-      const socket = socketPaths.find((s) => exposesSocket(path, s));
-      if (socket) {
-        report(`${describeContainer(props, args.name)} mounts ${path} from the host, which exposes ${socket}: anything in it controls Docker.`);
+      const socket = exposed(path);
+      if (socket) report(`${name} mounts ${path} from the host, which exposes ${socket}: anything in it controls the engine.`);
+    }
+    const volumes = known(() => props.volumes ?? []);
+    if (volumes === UNKNOWN) return;
+    for (const volume of volumes) {
+      const from = known(() => volume.fromContainer);
+      if (typeof from === "string" && from !== "") {
+        report(`${name} mounts every volume of container ${from}, which the pack cannot judge from here: mount what it needs by name.`);
       }
     }
-  }),
+  },
 };
 
 /** "cap_kill" and "CAP_KILL" are both KILL to Docker. */
@@ -73,32 +123,96 @@ export function capabilityName(text: string): string {
 
 export const containerCapabilitiesAllowList: ResourceValidationPolicy = {
   name: "container-capabilities-allow-list",
-  description: "Containers add no capabilities beyond their role's allow-list (by default only the monitor, only KILL).",
+  description:
+    "Containers add no capabilities beyond their role's allow-list (by default only the monitor, only KILL), and a container that adds one drops ALL first.",
   enforcementLevel: "mandatory",
   configSchema: CAPABILITY_SCHEMA,
   validateResource: forContainers((props, args, report) => {
     const { allowedByRole } = settingsOf(args, CAPABILITY_DEFAULTS);
     const adds = known(() => props.capabilities?.adds ?? []);
+    const drops = known(() => props.capabilities?.drops ?? []);
     if (adds === UNKNOWN) return;
     const role = roleOf(props);
+    const name = describeContainer(props, args.name);
     const allowed = new Set((role ? allowedByRole[role] ?? [] : []).map(capabilityName));
     const beyond = adds.map(capabilityName).filter((cap) => !allowed.has(cap));
     if (beyond.length > 0) {
       const may = allowed.size ? `may add only ${[...allowed].join(", ")}` : "may add none";
-      report(`${describeContainer(props, args.name)} adds ${beyond.join(", ")}; ${role ? `role ${role}` : "an unlabelled container"} ${may}.`);
+      report(`${name} adds ${beyond.join(", ")}; ${role ? `role ${role}` : "an unlabelled container"} ${may}.`);
+    }
+    // An add on top of Docker's default set keeps CHOWN, DAC_OVERRIDE, SETUID, NET_RAW, … as well:
+    // least privilege is the one capability on top of none.
+    if (adds.length > 0 && drops !== UNKNOWN && !drops.map(capabilityName).includes("ALL")) {
+      report(`${name} adds ${adds.map(capabilityName).join(", ")} but does not drop ALL: it keeps Docker's default capabilities on top; set capabilities.drops to ["ALL"].`);
     }
   }),
 };
 
-export const containerNoHostPidNamespace: ResourceValidationPolicy = {
-  name: "container-no-host-pid-namespace",
-  description: "No container joins the host's PID namespace (pidMode host); the monitor joins MetaMCP's (container:<id>).",
+/** A security option split the two ways Docker accepts it: `key=value` and the older `key:value`. */
+export function securityOption(option: string): { key: string; value: string | undefined } {
+  const at = option.search(/[=:]/);
+  return at < 0 ? { key: option.trim().toLowerCase(), value: undefined } : { key: option.slice(0, at).trim().toLowerCase(), value: option.slice(at + 1).trim() };
+}
+
+/** Whether the options turn no-new-privileges on (`no-new-privileges`, `=true`, `:true`); the last one wins, as in Docker. */
+export function hasNoNewPrivileges(options: string[]): boolean {
+  let on = false;
+  for (const { key, value } of options.map(securityOption)) {
+    if (key === "no-new-privileges") on = value === undefined || value.toLowerCase() === "true";
+  }
+  return on;
+}
+
+export const containerNoNewPrivileges: ResourceValidationPolicy = {
+  name: "container-no-new-privileges",
+  description: "Every container sets securityOpts no-new-privileges: no process in it gains privileges through a setuid binary or file capabilities.",
   enforcementLevel: "mandatory",
   validateResource: forContainers((props, args, report) => {
-    if (known(() => props.pidMode) === "host") {
-      report(`${describeContainer(props, args.name)} uses pidMode "host": it sees, and with KILL can kill, every process on the host.`);
+    const options = known(() => props.securityOpts ?? []);
+    if (options === UNKNOWN) return;
+    if (!hasNoNewPrivileges(options)) {
+      report(`${describeContainer(props, args.name)} does not set no-new-privileges: add "no-new-privileges:true" to securityOpts.`);
     }
   }),
 };
 
-export const securityPolicies = [containerNotPrivileged, containerNoDockerSocket, containerCapabilitiesAllowList, containerNoHostPidNamespace];
+/**
+ * What each unconfining option takes away. The seccomp profile is what blocks the syscalls most
+ * escapes use (keyctl, bpf, mount, open_by_handle_at, unshare with new user namespaces);
+ * no-new-privileges does not narrow them, so unconfined fails with it as well.
+ */
+const UNCONFINING: { key: string; value: string; takes: string }[] = [
+  { key: "seccomp", value: "unconfined", takes: "the seccomp filter that blocks the syscalls escapes use (mount, keyctl, bpf, open_by_handle_at, …)" },
+  { key: "apparmor", value: "unconfined", takes: "AppArmor's docker-default profile (no writes to /proc/sys, no mount)" },
+  { key: "label", value: "disable", takes: "SELinux's container label" },
+  { key: "systempaths", value: "unconfined", takes: "the masking of /proc/kcore, /proc/sysrq-trigger, /sys/firmware, …" },
+];
+
+/** The confinements `options` switch off, as message fragments. */
+export function unconfinedBy(options: string[]): string[] {
+  return options.flatMap((option) => {
+    const { key, value } = securityOption(option);
+    const hit = UNCONFINING.find((u) => u.key === key && u.value === value?.toLowerCase());
+    return hit ? [`${option} removes ${hit.takes}`] : [];
+  });
+}
+
+export const containerConfined: ResourceValidationPolicy = {
+  name: "container-confined",
+  description:
+    "No container switches off seccomp, AppArmor, SELinux labels or masked system paths (securityOpts seccomp=unconfined, apparmor=unconfined, label=disable, systempaths=unconfined), whatever else it sets.",
+  enforcementLevel: "mandatory",
+  validateResource: forContainers((props, args, report) => {
+    const options = known(() => props.securityOpts ?? []);
+    if (options === UNKNOWN) return;
+    for (const gap of unconfinedBy(options)) report(`${describeContainer(props, args.name)}: ${gap}; none of this stack's containers needs that.`);
+  }),
+};
+
+export const securityPolicies = [
+  containerNotPrivileged,
+  containerNoDockerSocket,
+  containerCapabilitiesAllowList,
+  containerNoNewPrivileges,
+  containerConfined,
+];

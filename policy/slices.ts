@@ -5,11 +5,13 @@
  * none of Docker's bookkeeping (no OOMKilled flag, no restart count).
  *
  * Slices are "enabled" when the stack declares any: a container with a cgroupParent, or a
- * remote Command that writes a slice unit. A stack with neither is not judged by these rules.
+ * remote Command that writes a slice unit. A stack with neither is not judged by these rules,
+ * except in production, which must use them (prod-slices-enabled).
  */
 import type { PolicyResource, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { isProduction, settingsOf, SLICES_DEFAULTS, SLICES_SCHEMA } from "./config";
 import { attachedPidsLimits } from "./limits";
-import { CONTAINER, type ContainerProps, describeContainer, known, parseCpus, REMOTE_COMMAND, UNKNOWN } from "./resources";
+import { CONTAINER, type ContainerProps, describeContainer, known, parseCpus, REMOTE_COMMAND, stackOfUrn, UNKNOWN } from "./resources";
 
 const MIB = 1024 * 1024;
 
@@ -149,4 +151,25 @@ export const sliceCapsCoverContainers: StackValidationPolicy = {
   },
 };
 
-export const slicePolicies = [containersInSlices, sliceCapsCoverContainers];
+export const prodSlicesEnabled: StackValidationPolicy = {
+  name: "prod-slices-enabled",
+  description:
+    "In production, the containers run in systemd slices the stack declares (host.slices.enabled): limits `docker update` cannot lift, as the stack promises for prod.",
+  enforcementLevel: "mandatory",
+  configSchema: SLICES_SCHEMA,
+  validateStack: (args, report) => {
+    const settings = settingsOf(args, SLICES_DEFAULTS);
+    const containers = args.resources.filter((r) => r.type === CONTAINER);
+    if (containers.length === 0) args.notApplicable("the stack declares no containers");
+    const stack = stackOfUrn(containers[0].urn);
+    if (!isProduction(stack, settings)) args.notApplicable(`${stack} is not a production stack`);
+    // With slices on, containers-in-slices and slice-caps-cover-containers judge each container.
+    if (sliceLayout(args.resources) === undefined) {
+      report(
+        `${stack} runs its containers outside systemd slices: a single \`docker update\` lifts every limit. Set host.slices.enabled: true (with host.ssh and the sshPrivateKey secret), or list this stack out of productionStacks.`,
+      );
+    }
+  },
+};
+
+export const slicePolicies = [containersInSlices, sliceCapsCoverContainers, prodSlicesEnabled];

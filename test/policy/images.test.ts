@@ -1,9 +1,9 @@
 /** Production images are pinned: by digest or an explicit version tag, never latest. */
 import { describe, expect, it } from "vitest";
-import { imagePin, prodImagesPinned } from "../../policy/images";
+import { imagePin, imageReferenceOf, prodImagesPinned } from "../../policy/images";
 import { BUILT_IMAGE } from "../../policy/resources";
 import { resource, UNKNOWN_STRING, validateResource } from "./support/harness";
-import { container, remoteImage } from "./support/fixtures";
+import { builtImage, container, remoteImage } from "./support/fixtures";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 
@@ -91,5 +91,18 @@ describe("imagePin", () => {
 
   it.each(["postgres", "postgres:latest", "postgres:alpine", "postgres:stable", "postgres:cafe", "localhost:5000/metamcp", "metamcp:"])("does not pin %s", (reference) => {
     expect(imagePin(reference).pinned).toBe(false);
+  });
+});
+
+describe("the image a container runs", () => {
+  it("is read through its RemoteImage or built Image (containers run an image id), else from its own image", () => {
+    const pulled = remoteImage("ghcr.io/metatool-ai/metamcp:2.4.22", "dev");
+    const built = builtImage("monitor-image", "metamcp-dev-monitor:0123456789abcdef");
+    expect([
+      imageReferenceOf(container({ propertyDependencies: { image: [pulled] } })),
+      imageReferenceOf(container({ propertyDependencies: { image: [built] } })),
+      imageReferenceOf(container({ props: { image: "busybox:1.36" } })),
+      imageReferenceOf(container({ props: { image: "sha256:0123" } })),
+    ]).toEqual(["ghcr.io/metatool-ai/metamcp:2.4.22", "metamcp-dev-monitor:0123456789abcdef", "busybox:1.36", undefined]);
   });
 });

@@ -11,7 +11,7 @@ import {
 } from "../../policy/limits";
 import { PIDS_LIMIT } from "../../policy/resources";
 import { resource, UNKNOWN_NUMBER, UNKNOWN_STRING, validateResource, validateStack } from "./support/harness";
-import { container, pidsLimitFor, remoteImage } from "./support/fixtures";
+import { container, DOCKER_HOST, dockerProvider, pidsLimitFor, remoteImage } from "./support/fixtures";
 
 const messages = async (outcome: Promise<{ violations: { message: string }[] }>) => (await outcome).violations.map((v) => v.message);
 
@@ -132,9 +132,49 @@ describe("container-pids-limit", () => {
     expect(await validateStack(containerPidsLimit, [app, pidsLimitFor(app, 100)])).toEqual({ violations: [] });
   });
 
-  it("passes a PidsLimit attached by a plain dependency (what mocks record)", async () => {
-    const pids = resource({ type: PIDS_LIMIT, name: "pids", props: { limit: 64 }, dependencies: [app] });
-    expect(await validateStack(containerPidsLimit, [app, pids])).toEqual({ violations: [] });
+  it("fails a decoy: a PidsLimit beside the container (dependsOn) that caps a literal id", async () => {
+    // What the pack accepted before: the dependency was there, the id was anybody's.
+    const decoy = resource({ type: PIDS_LIMIT, name: "decoy", props: { dockerHost: DOCKER_HOST, containerId: "0123abcd", limit: 64 }, dependencies: [app] });
+    expect((await validateStack(containerPidsLimit, [app, decoy])).violations).toEqual([
+      { message: expect.stringContaining("app-container (metamcp-dev) has no PidsLimit whose containerId is its id"), urn: app.urn },
+      { message: 'decoy caps "0123abcd", which is no container of this stack: set containerId to the container\'s id output (container.id).', urn: decoy.urn },
+    ]);
+  });
+
+  it("fails a PidsLimit whose containerId is another container's literal id", async () => {
+    const other = container({ name: "other", role: "db" });
+    const decoy = resource({ type: PIDS_LIMIT, name: "decoy", props: { dockerHost: DOCKER_HOST, containerId: "app-container-id", limit: 64 } });
+    const outcome = await validateStack(containerPidsLimit, [app, other, pidsLimitFor(other), decoy]);
+    expect(outcome.violations.map((v) => v.urn)).toEqual([app.urn, decoy.urn]);
+  });
+
+  it("fails a PidsLimit that talks to another Docker host than the container's", async () => {
+    const elsewhere = resource({ type: PIDS_LIMIT, name: "pids", props: { dockerHost: "ssh://deploy@other-host", containerId: "x", limit: 64 }, propertyDependencies: { containerId: [app] } });
+    expect((await validateStack(containerPidsLimit, [app, elsewhere])).violations).toEqual([
+      {
+        message: 'pids does not cap app-container (metamcp-dev): its dockerHost "ssh://deploy@other-host" is not the container\'s Docker host "unix:///var/run/docker.sock": the cap would land on another engine.',
+        urn: elsewhere.urn,
+      },
+    ]);
+  });
+
+  it("fails a container on the default provider (its host is whatever DOCKER_HOST says)", async () => {
+    const unbound = container({ name: "unbound", provider: null });
+    expect((await validateStack(containerPidsLimit, [unbound, pidsLimitFor(unbound)])).violations.map((v) => v.message)).toEqual([
+      expect.stringContaining("has no explicit Docker provider"),
+    ]);
+  });
+
+  it("skips the host comparison while the provider's host is unknown (preview)", async () => {
+    const pending = container({ name: "pending", provider: dockerProvider({ host: UNKNOWN_STRING }) });
+    expect(await validateStack(containerPidsLimit, [pending, pidsLimitFor(pending)])).toEqual({ violations: [] });
+  });
+
+  it("fails a PidsLimit whose containerId is computed from two containers", async () => {
+    const other = container({ name: "other", role: "db" });
+    const both = resource({ type: PIDS_LIMIT, name: "both", props: { dockerHost: DOCKER_HOST, containerId: "x", limit: 64 }, propertyDependencies: { containerId: [app, other] } });
+    const outcome = await validateStack(containerPidsLimit, [app, other, both]);
+    expect(outcome.violations.map((v) => v.message)).toEqual([expect.stringContaining("takes its containerId from app-container and other")]);
   });
 
   it("fails a container with no PidsLimit, naming the container", async () => {
@@ -168,7 +208,7 @@ describe("container-pids-limit", () => {
 
   it("still checks attachment when the container id is unknown (first preview)", async () => {
     // Reading containerId would throw, as in the server; the policy follows the dependency instead.
-    const pids = resource({ type: PIDS_LIMIT, name: "pids", props: { containerId: UNKNOWN_STRING, limit: 100 }, propertyDependencies: { containerId: [app] } });
+    const pids = resource({ type: PIDS_LIMIT, name: "pids", props: { dockerHost: DOCKER_HOST, containerId: UNKNOWN_STRING, limit: 100 }, propertyDependencies: { containerId: [app] } });
     expect(await validateStack(containerPidsLimit, [app, pids])).toEqual({ violations: [] });
   });
 });

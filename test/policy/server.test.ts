@@ -64,15 +64,50 @@ function options(protect = false) {
   return opts;
 }
 
-function stackResource(type: string, name: string, props: Record<string, unknown>, dependsOn: string[] = []) {
+const DOCKER_HOST = "ssh://deploy@metamcp.example.internal";
+
+/** The stack's Docker provider as the engine names it beside a resource. */
+function dockerProvider(host = DOCKER_HOST) {
+  const provider = new analyzer.AnalyzerProviderResource();
+  provider.setType("pulumi:providers:docker");
+  provider.setName("docker");
+  provider.setUrn(urnOf("prod", "pulumi:providers:docker", "docker"));
+  provider.setProperties(Struct.fromJavaScript({ host }));
+  return provider;
+}
+
+interface Wiring {
+  /** URNs of `dependsOn` and of every input's sources. */
+  dependsOn?: string[];
+  /** Per property, the URNs its value is computed from. */
+  propertyDependencies?: Record<string, string[]>;
+  provider?: unknown;
+  stack?: string;
+}
+
+function stackResource(type: string, name: string, props: Record<string, unknown>, wiring: Wiring = {}) {
   const r = new analyzer.AnalyzerResource();
   r.setType(type);
   r.setName(name);
-  r.setUrn(urnOf("prod", type, name));
+  r.setUrn(urnOf(wiring.stack ?? "prod", type, name));
   r.setProperties(Struct.fromJavaScript(props));
   r.setOptions(options());
-  r.setDependenciesList(dependsOn);
+  const propertyDependencies = wiring.propertyDependencies ?? {};
+  r.setDependenciesList(wiring.dependsOn ?? Object.values(propertyDependencies).flat());
+  for (const [property, urns] of Object.entries(propertyDependencies)) {
+    const deps = new analyzer.AnalyzerPropertyDependencies();
+    deps.setUrnsList(urns);
+    r.getPropertydependenciesMap().set(property, deps);
+  }
+  if (wiring.provider) r.setProvider(wiring.provider);
   return r;
+}
+
+/** A container on the stack's provider, and its PidsLimit with containerId computed from it. */
+function cappedContainer(name: string, role: "app" | "db", limit = 100) {
+  const container = stackResource(CONTAINER, name, containerProps(role, "prod"), { provider: dockerProvider() });
+  const pids = stackResource(PIDS_LIMIT, `${name}-pids`, { dockerHost: DOCKER_HOST, containerId: `${name}-id`, limit }, { propertyDependencies: { containerId: [container.getUrn()] } });
+  return [container, pids];
 }
 
 interface Diagnostic {
@@ -110,29 +145,61 @@ describe("the pack served by Pulumi's runner", () => {
   });
 
   it("analyzes a stack: a container without a PidsLimit fails, one with it passes", async () => {
-    const bare = stackResource(CONTAINER, "bare", containerProps("db", "prod"));
-    const capped = stackResource(CONTAINER, "capped", containerProps("app", "prod"));
-    const pids = stackResource(PIDS_LIMIT, "capped-pids", { containerId: "capped-id", limit: 100 }, [capped.getUrn()]);
+    const bare = stackResource(CONTAINER, "bare", containerProps("db", "prod"), { provider: dockerProvider() });
     const request = new analyzer.AnalyzeStackRequest();
-    request.setResourcesList([bare, capped, pids]);
+    request.setResourcesList([bare, ...cappedContainer("capped", "app")]);
     const diagnostics = diagnosticsOf(await call("analyzeStack", request));
     expect(diagnostics.filter((d) => d.policy === "container-pids-limit").map((d) => d.message)).toEqual([
       expect.stringContaining("bare (metamcp-prod-db) has no PidsLimit"),
     ]);
   });
 
-  it("runs in a first preview, skipping only what is unknown (no \"can't run during preview\")", async () => {
-    // How the engine marshals a value not known yet (Go's plugin.UnknownStringValue).
-    const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-    const props = { ...containerProps("app", "prod"), image: unknown };
+  it("reads per-property dependencies and providers off the wire: a decoy beside the container by dependsOn, and a cap on another host, fail", async () => {
+    const [capped] = cappedContainer("capped", "app");
+    const decoy = stackResource(PIDS_LIMIT, "decoy", { dockerHost: DOCKER_HOST, containerId: "0123abcd", limit: 100 }, { dependsOn: [capped.getUrn()] });
+    const [db] = cappedContainer("db", "db");
+    const elsewhere = stackResource(PIDS_LIMIT, "elsewhere", { dockerHost: "ssh://deploy@other.internal", containerId: "db-id", limit: 100 }, {
+      propertyDependencies: { containerId: [db.getUrn()] },
+    });
+    const request = new analyzer.AnalyzeStackRequest();
+    request.setResourcesList([capped, decoy, db, elsewhere]);
+    const diagnostics = diagnosticsOf(await call("analyzeStack", request));
+    expect(diagnostics.filter((d) => d.policy === "container-pids-limit").map((d) => d.message)).toEqual([
+      expect.stringContaining("capped (metamcp-prod) has no PidsLimit whose containerId is its id"),
+      expect.stringContaining('elsewhere does not cap db (metamcp-prod-db): its dockerHost "ssh://deploy@other.internal" is not the container\'s Docker host'),
+      expect.stringContaining('decoy caps "0123abcd", which is no container of this stack'),
+    ]);
+  });
+
+  it("judges a resource's provider: a container on a plain tcp:// Docker host fails", async () => {
     const request = new analyzer.AnalyzeRequest();
     request.setType(CONTAINER);
     request.setName("metamcp-container");
     request.setUrn(urnOf("prod", CONTAINER, "metamcp-container"));
+    request.setProperties(Struct.fromJavaScript(containerProps("app", "prod")));
+    request.setOptions(options());
+    request.setProvider(dockerProvider("tcp://10.0.0.5:2375"));
+    const diagnostics = diagnosticsOf(await call("analyze", request));
+    expect(diagnostics.map((d) => d.policy)).toEqual(["docker-host-encrypted"]);
+  });
+
+  it("runs in a first preview, skipping only what is unknown (no \"can't run during preview\")", async () => {
+    // How the engine marshals a value not known yet (Go's plugin.UnknownStringValue). A stack
+    // that is not production: production's own rules (slices) are not what this test is about.
+    const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    const props = { ...containerProps("app", "staging"), image: unknown };
+    const request = new analyzer.AnalyzeRequest();
+    request.setType(CONTAINER);
+    request.setName("metamcp-container");
+    request.setUrn(urnOf("staging", CONTAINER, "metamcp-container"));
     request.setProperties(Struct.fromJavaScript(props));
     request.setOptions(options());
-    const container = stackResource(CONTAINER, "metamcp-container", props);
-    const pids = stackResource(PIDS_LIMIT, "metamcp-pids", { containerId: unknown, limit: 100 }, [container.getUrn()]);
+    request.setProvider(dockerProvider());
+    const container = stackResource(CONTAINER, "metamcp-container", props, { provider: dockerProvider(), stack: "staging" });
+    const pids = stackResource(PIDS_LIMIT, "metamcp-pids", { dockerHost: DOCKER_HOST, containerId: unknown, limit: 100 }, {
+      propertyDependencies: { containerId: [container.getUrn()] },
+      stack: "staging",
+    });
     const stack = new analyzer.AnalyzeStackRequest();
     stack.setResourcesList([container, pids]);
     expect({
@@ -149,10 +216,8 @@ describe("the pack served by Pulumi's runner", () => {
     pidsConfig.setProperties(Struct.fromJavaScript({ maximum: 50 }));
     configure.getPolicyconfigMap().set("container-pids-limit", pidsConfig);
     await call("configure", configure);
-    const capped = stackResource(CONTAINER, "capped", containerProps("app", "prod"));
-    const pids = stackResource(PIDS_LIMIT, "capped-pids", { containerId: "capped-id", limit: 100 }, [capped.getUrn()]);
     const request = new analyzer.AnalyzeStackRequest();
-    request.setResourcesList([capped, pids]);
+    request.setResourcesList(cappedContainer("capped", "app"));
     const diagnostics = diagnosticsOf(await call("analyzeStack", request));
     expect(diagnostics.filter((d) => d.policy === "container-pids-limit").map((d) => d.message)).toEqual([
       expect.stringContaining("caps capped (metamcp-prod) at 100 PIDs; allowed: 8 to 50"),

@@ -7,7 +7,8 @@ import type { PolicyResource } from "@pulumi/policy";
 import { describe, expect, it } from "vitest";
 import type { Role } from "../../policy/resources";
 import { REMOTE_COMMAND } from "../../policy/resources";
-import { containersInSlices, sliceAndAncestors, sliceCapsCoverContainers, sliceOfCgroupParent, sliceOfScript } from "../../policy/slices";
+import { containersInSlices, prodSlicesEnabled, sliceAndAncestors, sliceCapsCoverContainers, sliceOfCgroupParent, sliceOfScript } from "../../policy/slices";
+import { ROLES } from "../../infra/host/names";
 import { planSlices, slicesOf } from "../../infra/host/plan";
 import { declareHostSlices } from "../host/declare";
 import { sliceSettings } from "../host/fixtures";
@@ -15,7 +16,6 @@ import { plainInputs, resource, validateStack } from "./support/harness";
 import { container, type ContainerSpec, pidsLimitFor } from "./support/fixtures";
 
 const MIB = 1024 * 1024;
-const ROLES: Role[] = ["app", "db", "monitor"];
 
 interface Layout {
   driver?: "systemd" | "cgroupfs";
@@ -144,5 +144,27 @@ describe("slice-caps-cover-containers", () => {
 
   it("does not apply to a stack without slices", async () => {
     expect((await validateStack(sliceCapsCoverContainers, [container()])).notApplicable).toContain("declares no systemd slices");
+  });
+});
+
+describe("prod-slices-enabled", () => {
+  it("passes prod in its slices", async () => {
+    expect(await validateStack(prodSlicesEnabled, await slicedStack())).toEqual({ violations: [] });
+  });
+
+  it("fails prod without slices (one docker update lifts every limit)", async () => {
+    const app = container({ stack: "prod" });
+    expect(messages(await validateStack(prodSlicesEnabled, [app, pidsLimitFor(app)]))).toEqual([
+      expect.stringContaining("prod runs its containers outside systemd slices: a single `docker update` lifts every limit. Set host.slices.enabled: true"),
+    ]);
+  });
+
+  it("leaves other stacks alone, unless allStacks or productionStacks says otherwise", async () => {
+    const app = container({ stack: "staging" });
+    expect([
+      (await validateStack(prodSlicesEnabled, [app])).notApplicable,
+      messages(await validateStack(prodSlicesEnabled, [app], { allStacks: true })).length,
+      messages(await validateStack(prodSlicesEnabled, [app], { productionStacks: ["staging"] })).length,
+    ]).toEqual(["staging is not a production stack", 1, 1]);
   });
 });

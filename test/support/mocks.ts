@@ -23,7 +23,11 @@ export interface RecordedOptions {
   replaceOnChanges: string[];
   /** URNs of explicit and implicit dependencies. */
   dependencies: string[];
+  /** Per input property, the URNs of the resources its value is computed from. */
+  propertyDependencies: Record<string, string[]>;
   parent: string;
+  /** The provider reference (`<urn>::<id>`), or "" for the default provider. */
+  provider: string;
 }
 
 export interface DeclaredStack {
@@ -96,10 +100,21 @@ function recordOptions(into: Map<string, RecordedOptions>): void {
       deleteBeforeReplace: req.getDeletebeforereplace(),
       replaceOnChanges: req.getReplaceonchangesList(),
       dependencies: req.getDependenciesList(),
+      propertyDependencies: propertyDependenciesOf(req),
       parent: req.getParent(),
+      provider: req.getProvider() ?? "",
     });
     return register(req, callback);
   };
+}
+
+/** The request's per-property dependencies as plain URN lists. */
+function propertyDependenciesOf(req: any): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }, property: string) => {
+    found[property] = deps.getUrnsList();
+  });
+  return found;
 }
 
 /** Waits until every resource registration the program started has reached the mocks. */

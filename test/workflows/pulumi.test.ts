@@ -1,7 +1,8 @@
 /**
  * The users' workflow (.github/workflows/pulumi.yml), parsed: the triggers, jobs, inputs and
  * secrets docs/policy-and-ci.md promises are there, and every file, script and stack it names
- * exists, so the workflow cannot rot silently while nothing runs it here.
+ * exists, so the workflow cannot rot silently while nothing runs it here. Where its secrets may
+ * go is scoping.test.ts's.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,27 +11,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { REPO_ROOT } from "../support/stackFiles";
+import { environmentOf, type Job, type Step, stacksOf, type Workflow } from "./support/scoping";
 
-interface Step {
-  name?: string;
-  uses?: string;
-  run?: string;
-  with?: Record<string, unknown>;
-  env?: Record<string, string>;
-}
-interface Job {
-  if?: string;
-  needs?: string | string[];
-  environment?: string | { name: string };
-  strategy?: { "fail-fast"?: boolean; matrix?: Record<string, unknown> };
-  permissions?: Record<string, string>;
-  steps: Step[];
-}
-interface Workflow {
-  on: Record<string, any>;
-  env: Record<string, string>;
-  jobs: Record<string, Job>;
-}
 
 const WORKFLOW_FILE = join(REPO_ROOT, ".github", "workflows", "pulumi.yml");
 const SSH_ACTION_DIR = join(REPO_ROOT, ".github", "actions", "docker-host-ssh");
@@ -84,37 +66,44 @@ describe("on pull requests", () => {
     expect({ ci: ci >= 0, testAfterCi: stepIndex(test, runs("npm test")) > ci }).toEqual({ ci: true, testAfterCi: true });
   });
 
-  it("preview: per stack, after the tests, pulumi preview --diff with the policy pack", () => {
-    const preview = job("preview");
-    expect({ if: preview.if, needs: [preview.needs].flat(), stacks: preview.strategy?.matrix?.stack }).toEqual({
+  it("preview dev: after the tests, pulumi preview --diff of dev with the policy pack, in dev's environment", () => {
+    const preview = job("preview-dev");
+    expect({ if: preview.if, needs: [preview.needs].flat(), environment: environmentOf(preview) }).toEqual({
       if: "github.event_name == 'pull_request'",
       needs: ["test"],
-      stacks: ["dev", "prod"],
+      environment: "dev",
     });
     const step = pulumiStep(preview);
-    expect(step.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", diff: true, policyPacks: "policy" });
+    expect(step.with).toMatchObject({ command: "preview", "stack-name": "dev", diff: true, policyPacks: "policy" });
     expectReadyBefore(preview, preview.steps.indexOf(step));
   });
 
+  it("no job previews prod on pull requests (its config is held to the pack by npm test, without secrets)", () => {
+    const onPullRequests = Object.entries(workflow.jobs).filter(([, j]) => (j.if ?? "").includes("pull_request"));
+    expect(onPullRequests.flatMap(([, j]) => j.steps.map((s) => s.with?.["stack-name"]).filter(Boolean))).toEqual(["dev"]);
+  });
+
   it("preview may comment on the pull request", () => {
-    expect(job("preview").permissions?.["pull-requests"]).toBe("write");
+    expect(job("preview-dev").permissions?.["pull-requests"]).toBe("write");
   });
 });
 
 describe("on a schedule", () => {
-  it("drift: per stack, independently, runs npm run drift -- <stack> with the CLI installed first", () => {
-    const drift = job("drift");
-    expect({ if: drift.if, stacks: drift.strategy?.matrix?.stack, failFast: drift.strategy?.["fail-fast"] }).toEqual({
-      if: expect.stringContaining("github.event_name == 'schedule'"),
-      stacks: ["dev", "prod"],
-      failFast: false,
+  it.each([
+    ["drift-dev", "dev", "dev"],
+    ["drift-prod", "prod", "production"],
+  ])("%s: from main, on the schedule or by hand, runs npm run drift -- %s with the CLI installed first, in %s's environment", (id, stack, environment) => {
+    const drift = job(id);
+    expect({ if: drift.if, environment: environmentOf(drift) }).toEqual({
+      if: "github.ref == 'refs/heads/main' && (github.event_name == 'schedule' || github.event_name == 'workflow_dispatch')",
+      environment,
     });
     const check = stepIndex(drift, runs('npm run drift -- "$STACK"'));
     const install = stepIndex(drift, (s) => isPulumiAction(s) && !s.with?.command);
     expect({ check: check >= 0, installedBefore: install >= 0 && install < check, stack: drift.steps[check]?.env?.STACK }).toEqual({
       check: true,
       installedBefore: true,
-      stack: "${{ matrix.stack }}",
+      stack,
     });
     expectReadyBefore(drift, check);
   });
@@ -126,9 +115,13 @@ describe("on a schedule", () => {
 });
 
 describe("on main", () => {
-  it("deploy-dev: pulumi up for dev with the policy pack, after the tests, on pushes to main", () => {
+  it("deploy-dev: pulumi up for dev with the policy pack, after the tests, on pushes to main, in dev's environment", () => {
     const dev = job("deploy-dev");
-    expect({ if: dev.if, needs: [dev.needs].flat() }).toEqual({ if: "github.event_name == 'push' && github.ref == 'refs/heads/main'", needs: ["test"] });
+    expect({ if: dev.if, needs: [dev.needs].flat(), environment: environmentOf(dev) }).toEqual({
+      if: "github.event_name == 'push' && github.ref == 'refs/heads/main'",
+      needs: ["test"],
+      environment: "dev",
+    });
     const step = pulumiStep(dev);
     expect(step.with).toMatchObject({ command: "up", "stack-name": "dev", policyPacks: "policy" });
     expectReadyBefore(dev, dev.steps.indexOf(step));
@@ -136,15 +129,18 @@ describe("on main", () => {
 
   it("deploy-prod: pulumi up for prod after dev, behind the production environment's approval", () => {
     const prod = job("deploy-prod");
-    const environment = typeof prod.environment === "string" ? prod.environment : prod.environment?.name;
-    expect({ needs: [prod.needs].flat(), environment }).toEqual({ needs: ["deploy-dev"], environment: "production" });
+    expect({ if: prod.if, needs: [prod.needs].flat(), environment: environmentOf(prod) }).toEqual({
+      if: "github.event_name == 'push' && github.ref == 'refs/heads/main'",
+      needs: ["deploy-dev"],
+      environment: "production",
+    });
     const step = pulumiStep(prod);
     expect(step.with).toMatchObject({ command: "up", "stack-name": "prod", policyPacks: "policy" });
     expectReadyBefore(prod, prod.steps.indexOf(step));
   });
 
   it("never runs two deploys of one stack at once", () => {
-    expect([job("deploy-dev"), job("deploy-prod")].map((j) => (j as { concurrency?: { "cancel-in-progress"?: boolean } }).concurrency?.["cancel-in-progress"])).toEqual([
+    expect([job("deploy-dev"), job("deploy-prod")].map((j) => j.concurrency?.["cancel-in-progress"])).toEqual([
       false,
       false,
     ]);
@@ -152,18 +148,27 @@ describe("on main", () => {
 });
 
 describe("secrets", () => {
-  it("come from the CI secret store: backend, passphrase and the Docker host's SSH key", () => {
-    expect(workflow.env).toEqual({
-      PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}",
-      PULUMI_BACKEND_URL: "${{ secrets.PULUMI_BACKEND_URL }}",
-      PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
-    });
+  /** Each job's Pulumi login, passphrase and SSH key, from its own environment's secrets. */
+  const PREFIX: Record<string, string> = { dev: "DEV_", production: "PROD_" };
+
+  it("every job but the tests gets its login, passphrase and Docker host key from its environment's store", () => {
     for (const [name, j] of Object.entries(workflow.jobs).filter(([n]) => n !== "test")) {
-      expect({ name, with: j.steps.find(isSshSetup)?.with }).toEqual({
+      const prefix = PREFIX[environmentOf(j) ?? ""];
+      const pulumi = j.steps.find((s) => isPulumiAction(s) && s.with?.command) ?? j.steps.find(runs('npm run drift -- "$STACK"'));
+      expect({ name, ssh: j.steps.find(isSshSetup)?.with, login: pulumi?.env }).toEqual({
         name,
-        with: { "private-key": "${{ secrets.DOCKER_HOST_SSH_KEY }}", "known-hosts": "${{ secrets.DOCKER_HOST_KNOWN_HOSTS }}" },
+        ssh: { "private-key": `\${{ secrets.${prefix}DOCKER_HOST_SSH_KEY }}`, "known-hosts": `\${{ secrets.${prefix}DOCKER_HOST_KNOWN_HOSTS }}` },
+        login: expect.objectContaining({
+          PULUMI_ACCESS_TOKEN: `\${{ secrets.${prefix}PULUMI_ACCESS_TOKEN }}`,
+          PULUMI_BACKEND_URL: `\${{ secrets.${prefix}PULUMI_BACKEND_URL }}`,
+          PULUMI_CONFIG_PASSPHRASE: `\${{ secrets.${prefix}PULUMI_CONFIG_PASSPHRASE }}`,
+        }),
       });
     }
+  });
+
+  it("the tests get none", () => {
+    expect(JSON.stringify(job("test"))).not.toContain("secrets.");
   });
 
   it("are never written into the workflow", () => {
@@ -174,7 +179,7 @@ describe("secrets", () => {
 
 describe("what the workflow names exists", () => {
   it("the policy pack, the scripts, the local action and a stack file per matrix stack", () => {
-    const stacks = new Set(Object.values(workflow.jobs).flatMap((j) => (j.strategy?.matrix?.stack as string[] | undefined) ?? []));
+    const stacks = new Set(Object.values(workflow.jobs).flatMap((j) => stacksOf(j)));
     const paths = [
       "policy/PulumiPolicy.yaml",
       "policy/package.json",

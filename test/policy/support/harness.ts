@@ -9,6 +9,7 @@
 import type {
   EnforcementLevel,
   Policies,
+  PolicyProviderResource,
   PolicyResource,
   PolicyResourceOptions,
   ResourceValidationArgs,
@@ -98,6 +99,13 @@ export interface ResourceSpec {
   protect?: boolean;
   dependencies?: PolicyResource[];
   propertyDependencies?: Record<string, PolicyResource[]>;
+  /** The explicit provider the engine names beside the resource (a Docker provider for the stack's docker resources). */
+  provider?: PolicyProviderResource;
+}
+
+/** A provider as the engine describes it beside a resource: its type, name, URN and (unknown-checked) properties. */
+export function providerOf(type: string, name: string, props: Record<string, any>, stack = "dev"): PolicyProviderResource {
+  return { type, name, urn: urnOf(stack, type, name), props: proxy.unknownCheckingProxy(props) };
 }
 
 /** A synthetic resource, as the engine would describe it to a stack policy. */
@@ -113,36 +121,51 @@ export function resource(spec: ResourceSpec): PolicyResource {
     parent: spec.parent,
     dependencies: spec.dependencies ?? Object.values(spec.propertyDependencies ?? {}).flat(),
     propertyDependencies: spec.propertyDependencies ?? {},
+    ...(spec.provider ? { provider: spec.provider } : {}),
     ...typeChecks(spec.type, spec.props),
   };
 }
 
 /**
  * The resources the real program declared under mocks, as PolicyResources: URNs rebuilt the way
- * the mock monitor builds them, options and dependencies mapped to the resource objects. Mocks
- * do not record per-property dependencies, so the policies see `dependencies` only (they fall
- * back to it; see dependenciesThrough in policy/resources.ts).
+ * the mock monitor builds them, options, dependencies, per-property dependencies and providers
+ * mapped to the resource objects, as the analyzer server maps what the engine sends.
  */
 export function fromDeclared(records: RecordedResource[], stack: string): PolicyResource[] {
   const byUrn = new Map<string, PolicyResource>();
   const made: { record: RecordedResource; resource: PolicyResource }[] = [];
-  // Parents are registered before their children, so one pass in order finds every parent.
+  // Parents and providers are registered before their children, so one pass in order finds them.
   for (const record of records) {
     const parent = record.options.parent ? byUrn.get(record.options.parent) : undefined;
     const props = plainInputs(record.inputs);
-    const built = resource({ type: record.type, name: record.name, props, stack, parent, protect: record.options.protect });
+    const provider = providerFor(record.options.provider, byUrn);
+    const built = resource({ type: record.type, name: record.name, props, stack, parent, protect: record.options.protect, provider });
     built.opts.deleteBeforeReplace = record.options.deleteBeforeReplace;
     byUrn.set(built.urn, built);
     made.push({ record, resource: built });
   }
+  const find = (from: string) => (urn: string) => {
+    const dependency = byUrn.get(urn);
+    if (!dependency) throw new Error(`${from} depends on ${urn}, which the adapter did not rebuild`);
+    return dependency;
+  };
   for (const { record, resource: built } of made) {
-    built.dependencies = record.options.dependencies.map((urn) => {
-      const dependency = byUrn.get(urn);
-      if (!dependency) throw new Error(`${built.urn} depends on ${urn}, which the adapter did not rebuild`);
-      return dependency;
-    });
+    built.dependencies = record.options.dependencies.map(find(built.urn));
+    built.propertyDependencies = Object.fromEntries(
+      Object.entries(record.options.propertyDependencies).map(([property, urns]) => [property, urns.map(find(built.urn))]),
+    );
   }
   return made.map((m) => m.resource);
+}
+
+/** The provider a `<urn>::<id>` reference names, as the engine describes it to policies. */
+function providerFor(reference: string, byUrn: Map<string, PolicyResource>): PolicyProviderResource | undefined {
+  if (!reference) return undefined;
+  const urn = reference.slice(0, reference.lastIndexOf("::"));
+  // Default providers (command's, for the slices) are not registered under mocks; only the
+  // stack's explicit Docker provider is, and that is the one policies read.
+  const provider = byUrn.get(urn);
+  return provider && { type: provider.type, name: provider.name, urn: provider.urn, props: provider.props };
 }
 
 /** Policies see secrets as plain values (the server deserializes them so); mocks keep them wrapped. */
@@ -182,6 +205,7 @@ export async function validateResource(policy: ResourceValidationPolicy, target:
     urn: target.urn,
     name: target.name,
     opts: target.opts,
+    ...(target.provider ? { provider: target.provider } : {}),
     stackTags: new Map(),
     ...typeChecks(target.type, target.props),
     getConfig: <T extends object>() => knobsOf(config) as T,
@@ -241,3 +265,18 @@ export function violatedPolicies(findings: Finding[]): string[] {
   return [...new Set(findings.filter((f) => f.level === "mandatory").map((f) => f.policy))].sort();
 }
 
+
+/**
+ * Changes a resource's properties in place: the resources that point at it (a PidsLimit's
+ * containerId, the monitor's pidMode) keep pointing at the same object, as in the engine's view.
+ */
+export function editProps(target: PolicyResource, change: (props: Record<string, any>) => Record<string, any>): PolicyResource {
+  target.props = proxy.unknownCheckingProxy(change(JSON.parse(JSON.stringify(target.props))));
+  return target;
+}
+
+/** The blocking findings of `after` that `before` did not have: what one change to a stack brought. */
+export function newBlocking(before: Finding[], after: Finding[]): string[] {
+  const had = new Set(blocking(before));
+  return blocking(after).filter((finding) => !had.has(finding));
+}
