@@ -14,6 +14,9 @@ import { ProcessMonitor } from "./components/monitor";
 import { Postgres } from "./components/postgres";
 import { HostSlices, MonitorKeeper } from "./host";
 
+/** The bridge driver's switch for NAT of outgoing traffic; "false" leaves a network without a route out. */
+export const NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade";
+
 export interface StackOutputs {
   url: pulumi.Output<string>;
   containers: Record<string, pulumi.Output<string>>;
@@ -47,6 +50,20 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
     { name: `${config.namePrefix}-frontend`, labels: guardLabels(config, "app") },
     { provider },
   );
+  // The monitor's alone: it needs a network only to publish /metrics on the host's loopback. Not
+  // internal (Docker publishes no port from one), but without masquerading, so no route out, and no
+  // MCP server can reach /metrics or /healthz.
+  const monitorNetwork = config.monitor.enabled
+    ? new docker.Network(
+        "monitor-network",
+        {
+          name: `${config.namePrefix}-monitor`,
+          options: { [NO_MASQUERADE]: "false" },
+          labels: guardLabels(config, "monitor"),
+        },
+        { provider },
+      )
+    : undefined;
 
   const limits: StackOutputs["limits"] = { app: describeLimits(config.app.limits) };
   const containers: StackOutputs["containers"] = {};
@@ -84,7 +101,7 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
       provider,
       host,
       targetContainerId: metamcp.containerId,
-      network: frontend.name,
+      network: monitorNetwork!.name,
     });
     containers.monitor = monitor.containerName;
     limits.monitor = describeLimits(config.monitor.limits);

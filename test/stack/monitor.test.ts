@@ -74,6 +74,14 @@ describe.each(STACK_NAMES)("monitor sidecar (%s)", (stack) => {
     expect(container.logDriver).toBe("json-file");
   });
 
+  it("joins only a network of its own", () => {
+    expect(container.networksAdvanced.map((n: { name: string }) => n.name)).toEqual([`metamcp-${stack}-monitor`]);
+  });
+
+  it("has no route out from that network (no IP masquerading)", () => {
+    expect(named(declared.resources, "monitor-network").inputs.options).toEqual({ "com.docker.network.bridge.enable_ip_masquerade": "false" });
+  });
+
   it("publishes /metrics on the host's loopback only, on the port after MetaMCP's", () => {
     expect(container.ports).toEqual([{ internal: 9464, external: 12009, ip: "127.0.0.1" }]);
   });

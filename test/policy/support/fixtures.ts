@@ -112,14 +112,3 @@ export function volume(name: string, stack: string, protect: boolean): PolicyRes
   return resource({ type: VOLUME, name: "postgres-data", stack, props: { name }, protect });
 }
 
-/**
- * What the real stack files declare today that the pack refuses, and is not this change's to fix:
- * the monitor joins the frontend network, which routes out (issue 12, "Exposure": the monitor's
- * networks are infra/components/monitor.ts's). The tests of the real stacks expect exactly these;
- * once the stack is fixed they fail, and the entry goes.
- */
-export function knownOpenFindings(stack: string): string[] {
-  return [
-    `monitor-not-exposed: monitor-container (metamcp-${stack}-monitor) joins network metamcp-${stack}-frontend, which routes out (not internal, IP masquerading on); the monitor never opens a connection.`,
-  ];
-}
