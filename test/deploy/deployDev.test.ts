@@ -1,24 +1,30 @@
 /** scripts/deploy-dev.sh, driven against a fake `pulumi` on PATH. */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/stackFiles";
+import { expectNoTempDirsLeft } from "../support/tempDirs";
 import { FakePulumi } from "./fakePulumi";
 
 let project: string;
 let pulumi: FakePulumi;
 
 /** A throwaway copy of the project with the script and an (empty) node_modules. */
+let root: string;
+expectNoTempDirsLeft("deploy-dev-");
+
 beforeEach(() => {
-  const root = mkdtempSync(join(tmpdir(), "deploy-dev-"));
+  root = mkdtempSync(join(tmpdir(), "deploy-dev-"));
   project = join(root, "project");
   mkdirSync(join(project, "scripts"), { recursive: true });
   mkdirSync(join(project, "node_modules"));
   copyFileSync(join(REPO_ROOT, "scripts", "deploy-dev.sh"), join(project, "scripts", "deploy-dev.sh"));
   pulumi = new FakePulumi(join(root, "fake"));
 });
+
+afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 function deploy(env: Record<string, string> = {}, args: string[] = [], path = `${pulumi.binDir}:${process.env.PATH}`) {
   const clean = { ...process.env };

@@ -1,18 +1,22 @@
 /** scripts/stack-preview.sh (npm run preview / npm run drift), driven against a fake `pulumi` on PATH. */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/stackFiles";
+import { expectNoTempDirsLeft } from "../support/tempDirs";
 import { FakePulumi } from "./fakePulumi";
 
 let project: string;
 let pulumi: FakePulumi;
 
 /** A throwaway project: the script, a policy/ folder, and @pulumi/policy where the pack looks for it. */
+let root: string;
+expectNoTempDirsLeft("stack-preview-");
+
 beforeEach(() => {
-  const root = mkdtempSync(join(tmpdir(), "stack-preview-"));
+  root = mkdtempSync(join(tmpdir(), "stack-preview-"));
   project = join(root, "project");
   mkdirSync(join(project, "scripts"), { recursive: true });
   mkdirSync(join(project, "policy"));
@@ -21,6 +25,8 @@ beforeEach(() => {
   copyFileSync(join(REPO_ROOT, "scripts", "stack-preview.sh"), join(project, "scripts", "stack-preview.sh"));
   pulumi = new FakePulumi(join(root, "fake"));
 });
+
+afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 interface Preview {
   exit?: number;
@@ -115,7 +121,8 @@ describe("stack-preview.sh refuses clearly", () => {
   });
 
   it("asks for npm ci when the policy pack's dependencies are missing", () => {
-    const bare = mkdtempSync(join(tmpdir(), "stack-preview-bare-"));
+    const bare = join(root, "bare");
+    mkdirSync(bare);
     mkdirSync(join(bare, "scripts"));
     copyFileSync(join(project, "scripts", "stack-preview.sh"), join(bare, "scripts", "stack-preview.sh"));
     project = bare;

@@ -7,7 +7,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectNoTempDirsLeft } from "../support/tempDirs";
 import {
   keeperApplyScript,
   keeperDeleteScript,
@@ -84,9 +85,14 @@ describe("keeper create and delete scripts", () => {
 });
 
 describe("the keeper's script, against a stand-in docker", () => {
-  const dir = mkdtempSync(join(tmpdir(), "keeper-"));
-  writeFileSync(join(dir, "docker"), fakeDockerScript(dir));
-  chmodSync(join(dir, "docker"), 0o755);
+  expectNoTempDirsLeft("keeper-");
+  // Made when the suite runs, not when it is collected: a skipped or filtered suite runs no afterAll.
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "keeper-"));
+    writeFileSync(join(dir, "docker"), fakeDockerScript(dir));
+    chmodSync(join(dir, "docker"), 0o755);
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Sets the two containers' states (undefined: no such container), runs the script, returns what it did. */
