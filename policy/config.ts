@@ -8,8 +8,9 @@
  *       "prod-images-pinned": { "requireDigest": true },
  *       "container-init-and-healthcheck": "mandatory" }
  */
-import type { PolicyConfigSchema } from "@pulumi/policy";
+import type { PolicyConfigSchema, PolicyResource, StackValidationArgs } from "@pulumi/policy";
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
+import { declaresProduction, stackOfUrn } from "./resources";
 
 /** What both validation-args shapes offer for reading a policy's config. */
 interface HasConfig {
@@ -144,13 +145,21 @@ export const ROLE_SCHEMA: PolicyConfigSchema = {
 
 // ---- production ---------------------------------------------------------------------------
 
+/**
+ * A stack is production when it says so (`metamcp-guard:production: true`, which labels its
+ * containers), when its name is in productionStacks (a safety net for a prod stack file that
+ * forgets the setting), or when allStacks is set.
+ */
 export const PRODUCTION_DEFAULTS = {
   productionStacks: ["prod", "production"],
   /** Set true to hold every stack (staging, a fork's) to production's rules. */
   allStacks: false,
 };
 const PRODUCTION_PROPERTIES = {
-  productionStacks: strings("Stack names the production-only rules apply to", PRODUCTION_DEFAULTS.productionStacks),
+  productionStacks: strings(
+    "Stack names the production-only rules apply to, besides every stack whose containers carry metamcp-guard.production=true",
+    PRODUCTION_DEFAULTS.productionStacks,
+  ),
   allStacks: { type: "boolean", default: false, description: "Apply the production-only rules to every stack" } as PolicyConfigJSONSchema,
 };
 
@@ -179,7 +188,17 @@ export const WORKLOAD_SCHEMA: PolicyConfigSchema = {
   },
 };
 
-/** Whether a production-only rule applies to `stack`. */
-export function isProduction(stack: string, settings: typeof PRODUCTION_DEFAULTS): boolean {
-  return settings.allStacks || settings.productionStacks.includes(stack);
+/** Whether a production-only rule applies to `stack`, whose resources are `resources`. */
+export function isProduction(stack: string, resources: PolicyResource[], settings: typeof PRODUCTION_DEFAULTS): boolean {
+  return settings.allStacks || settings.productionStacks.includes(stack) || declaresProduction(resources);
+}
+
+/**
+ * The name of the stack a production-only stack policy judges, once the rules apply to it;
+ * declines (notApplicable) any other stack. Every resource's URN carries the stack's name.
+ */
+export function productionStackOrNotApplicable(args: StackValidationArgs, settings: typeof PRODUCTION_DEFAULTS): string {
+  const stack = stackOfUrn(args.resources[0].urn);
+  if (!isProduction(stack, args.resources, settings)) args.notApplicable(`${stack} is not a production stack`);
+  return stack;
 }

@@ -4,8 +4,8 @@
  * configuration, users and API keys.
  */
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { isProduction, settingsOf, VOLUME_DEFAULTS, VOLUME_SCHEMA } from "./config";
-import { CONTAINER, type ContainerProps, describeContainer, known, roleOf, stackOfUrn, UNKNOWN, VOLUME } from "./resources";
+import { productionStackOrNotApplicable, settingsOf, VOLUME_DEFAULTS, VOLUME_SCHEMA } from "./config";
+import { CONTAINER, type ContainerProps, describeContainer, known, roleOf, UNKNOWN, VOLUME } from "./resources";
 
 /**
  * The volumes a container keeps data on: named volumes its mounts (or volumes) name, and those
@@ -45,8 +45,7 @@ export const prodPostgresVolumeProtected: StackValidationPolicy = {
     const settings = settingsOf(args, VOLUME_DEFAULTS);
     const databases = args.resources.filter((r) => r.type === CONTAINER && roleOf(r.props as ContainerProps) === "db");
     if (databases.length === 0) args.notApplicable("the stack runs no Postgres container (external database)");
-    const stack = stackOfUrn(databases[0].urn);
-    if (!isProduction(stack, settings)) args.notApplicable(`${stack} is not a production stack`);
+    const stack = productionStackOrNotApplicable(args, settings);
     for (const db of databases) {
       const name = describeContainer(db.props as ContainerProps, db.name);
       const volumes = volumesMountedBy(db, args.resources);

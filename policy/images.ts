@@ -3,8 +3,8 @@
  * no tag, which means latest) changes under a running stack on the next pull, so a restart or a
  * re-create could bring up a MetaMCP nobody reviewed, with other leaks and other limits needs.
  */
-import type { PolicyResource, ResourceValidationPolicy } from "@pulumi/policy";
-import { IMAGE_DEFAULTS, IMAGE_SCHEMA, isProduction, settingsOf } from "./config";
+import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { IMAGE_DEFAULTS, IMAGE_SCHEMA, productionStackOrNotApplicable, settingsOf } from "./config";
 import {
   BUILT_IMAGE,
   CONTAINER,
@@ -13,7 +13,6 @@ import {
   describeContainer,
   known,
   REMOTE_IMAGE,
-  stackOfUrn,
   UNKNOWN,
 } from "./resources";
 
@@ -78,25 +77,31 @@ const IMAGE_REFERENCES: Record<string, { read: (props: Record<string, any>) => u
   [CONTAINER]: { read: (props) => props.image, describe: (props, name) => `container ${describeContainer(props as ContainerProps, name)}` },
 };
 
-export const prodImagesPinned: ResourceValidationPolicy = {
+/**
+ * A stack policy, though it judges each image alone: whether the stack is production is read off
+ * its containers' labels, which a resource policy on a RemoteImage cannot see.
+ */
+export const prodImagesPinned: StackValidationPolicy = {
   name: "prod-images-pinned",
   description:
     "In production, every image (RemoteImage name, built Image name, container image) is pinned by digest or an explicit version tag, never latest.",
   enforcementLevel: "mandatory",
   configSchema: IMAGE_SCHEMA,
-  validateResource: (args, report) => {
+  validateStack: (args, report) => {
     const settings = settingsOf(args, IMAGE_DEFAULTS);
-    const image = IMAGE_REFERENCES[args.type];
-    if (!image) args.notApplicable("applies to images and containers only");
-    const stack = stackOfUrn(args.urn);
-    if (!isProduction(stack, settings)) args.notApplicable(`${stack} is not a production stack`);
-    // A container's image is unknown during preview until its image resource exists; that
-    // resource's own reference is known and checked.
-    const reference = known(() => image.read(args.props));
-    if (reference === UNKNOWN || typeof reference !== "string") return;
-    const pin = imagePin(reference, settings.requireDigest);
-    if (!pin.pinned) {
-      report(`${image.describe(args.props, args.name)}: ${reference} ${pin.reason}; pin it by digest or an explicit version tag in ${stack}.`);
+    const images = args.resources.filter((r) => IMAGE_REFERENCES[r.type]);
+    if (images.length === 0) args.notApplicable("the stack declares no images or containers");
+    const stack = productionStackOrNotApplicable(args, settings);
+    for (const target of images) {
+      const image = IMAGE_REFERENCES[target.type];
+      // A container's image is unknown during preview until its image resource exists; that
+      // resource's own reference is known and checked.
+      const reference = known(() => image.read(target.props));
+      if (reference === UNKNOWN || typeof reference !== "string") continue;
+      const pin = imagePin(reference, settings.requireDigest);
+      if (!pin.pinned) {
+        report(`${image.describe(target.props, target.name)}: ${reference} ${pin.reason}; pin it by digest or an explicit version tag in ${stack}.`, target.urn);
+      }
     }
   },
 };

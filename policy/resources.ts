@@ -35,6 +35,8 @@ export const DOCKER_PROVIDER = "pulumi:providers:docker";
 
 export const LABEL_STACK = "metamcp-guard.stack";
 export const LABEL_ROLE = "metamcp-guard.role";
+/** On every container of a stack whose config says `metamcp-guard:production: true`. */
+export const LABEL_PRODUCTION = "metamcp-guard.production";
 /** app is MetaMCP, db its Postgres, monitor the process monitor, guard the session guard in front of MetaMCP. */
 export const ROLES = ["app", "db", "monitor", "guard"] as const;
 export type Role = (typeof ROLES)[number];
@@ -124,6 +126,15 @@ export function labelsOf(props: ContainerProps): Map<string, string> {
 export function roleOf(props: ContainerProps): Role | undefined {
   const role = labelsOf(props).get(LABEL_ROLE);
   return (ROLES as readonly string[]).includes(role ?? "") ? (role as Role) : undefined;
+}
+
+/**
+ * Whether the stack says it is production: any of its containers carries
+ * metamcp-guard.production=true (the program puts it on all of them when the stack's
+ * `metamcp-guard:production` is true). Any one is enough: the label can only add rules.
+ */
+export function declaresProduction(resources: PolicyResource[]): boolean {
+  return resources.some((r) => r.type === CONTAINER && labelsOf(r.props as ContainerProps).get(LABEL_PRODUCTION) === "true");
 }
 
 /** How a container is named in messages: its Docker name when known, else its Pulumi name. */

@@ -9,9 +9,9 @@
  * except in production, which must use them (prod-slices-enabled).
  */
 import type { PolicyResource, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { isProduction, settingsOf, SLICES_DEFAULTS, SLICES_SCHEMA } from "./config";
+import { productionStackOrNotApplicable, settingsOf, SLICES_DEFAULTS, SLICES_SCHEMA } from "./config";
 import { attachedPidsLimits } from "./limits";
-import { CONTAINER, type ContainerProps, describeContainer, known, parseCpus, REMOTE_COMMAND, stackOfUrn, UNKNOWN } from "./resources";
+import { CONTAINER, type ContainerProps, describeContainer, known, parseCpus, REMOTE_COMMAND, UNKNOWN } from "./resources";
 
 const MIB = 1024 * 1024;
 
@@ -161,12 +161,11 @@ export const prodSlicesEnabled: StackValidationPolicy = {
     const settings = settingsOf(args, SLICES_DEFAULTS);
     const containers = args.resources.filter((r) => r.type === CONTAINER);
     if (containers.length === 0) args.notApplicable("the stack declares no containers");
-    const stack = stackOfUrn(containers[0].urn);
-    if (!isProduction(stack, settings)) args.notApplicable(`${stack} is not a production stack`);
+    const stack = productionStackOrNotApplicable(args, settings);
     // With slices on, containers-in-slices and slice-caps-cover-containers judge each container.
     if (sliceLayout(args.resources) === undefined) {
       report(
-        `${stack} runs its containers outside systemd slices: a single \`docker update\` lifts every limit. Set host.slices.enabled: true (with host.ssh and the sshPrivateKey secret), or list this stack out of productionStacks.`,
+        `${stack} runs its containers outside systemd slices: a single \`docker update\` lifts every limit. Set host.slices.enabled: true (with host.ssh and the sshPrivateKey secret); a stack that is not production sets metamcp-guard:production to false and is not named in productionStacks.`,
       );
     }
   },

@@ -9,9 +9,9 @@
  * A command is judged by its scripts; those that only inspect, start or exec into containers the
  * stack declares (the monitor keeper's `docker inspect`, `docker start`) create nothing and pass.
  */
-import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { isProduction, settingsOf, WORKLOAD_DEFAULTS, WORKLOAD_SCHEMA } from "./config";
-import { DOCKER_PLUGIN, DOCKER_SERVICE, known, LOCAL_COMMAND, REMOTE_COMMAND, stackOfUrn, UNKNOWN } from "./resources";
+import type { StackValidationPolicy } from "@pulumi/policy";
+import { productionStackOrNotApplicable, settingsOf, WORKLOAD_DEFAULTS, WORKLOAD_SCHEMA } from "./config";
+import { DOCKER_PLUGIN, DOCKER_SERVICE, known, LOCAL_COMMAND, REMOTE_COMMAND, UNKNOWN } from "./resources";
 
 /** Docker CLI options before the subcommand: `docker -H ssh://h --context x run …`. */
 const DOCKER_GLOBALS = String.raw`(?:\s+--?[A-Za-z-]+(?:[=\s](?!-)[^\s;&|]+)?)*`;
@@ -54,25 +54,32 @@ export function unjudgedWorkload(type: string, props: Record<string, unknown>): 
   return undefined;
 }
 
-export const prodNoUnjudgedWorkloads: ResourceValidationPolicy = {
+const WORKLOAD_TYPES = [DOCKER_SERVICE, DOCKER_PLUGIN, LOCAL_COMMAND, REMOTE_COMMAND];
+
+/**
+ * A stack policy, though it judges each resource alone: whether the stack is production is read
+ * off its containers' labels, which a resource policy on a Command cannot see.
+ */
+export const prodNoUnjudgedWorkloads: StackValidationPolicy = {
   name: "prod-no-unjudged-workloads",
   description:
     "In production, nothing runs containers the pack cannot judge: no docker.Service, no docker.Plugin, no local or remote Command that starts or changes one, unless named in allowed.",
   enforcementLevel: "mandatory",
   configSchema: WORKLOAD_SCHEMA,
-  validateResource: (args, report) => {
+  validateStack: (args, report) => {
     const settings = settingsOf(args, WORKLOAD_DEFAULTS);
-    if (![DOCKER_SERVICE, DOCKER_PLUGIN, LOCAL_COMMAND, REMOTE_COMMAND].includes(args.type)) {
-      args.notApplicable("applies to services, plugins and commands only");
-    }
-    const stack = stackOfUrn(args.urn);
-    if (!isProduction(stack, settings)) args.notApplicable(`${stack} is not a production stack`);
-    if (settings.allowed.includes(args.name) || settings.allowed.includes(args.urn)) args.notApplicable(`${args.name} is allowed by this policy's config`);
-    const why = unjudgedWorkload(args.type, args.props);
-    if (why) {
-      report(
-        `${args.name} ${why}. Declare it as a docker.Container with a PidsLimit, or, once you have reviewed it, name it in prod-no-unjudged-workloads' allowed list.`,
-      );
+    const candidates = args.resources.filter((r) => WORKLOAD_TYPES.includes(r.type));
+    if (candidates.length === 0) args.notApplicable("the stack declares no services, plugins or commands");
+    productionStackOrNotApplicable(args, settings);
+    for (const target of candidates) {
+      if (settings.allowed.includes(target.name) || settings.allowed.includes(target.urn)) continue;
+      const why = unjudgedWorkload(target.type, target.props);
+      if (why) {
+        report(
+          `${target.name} ${why}. Declare it as a docker.Container with a PidsLimit, or, once you have reviewed it, name it in prod-no-unjudged-workloads' allowed list.`,
+          target.urn,
+        );
+      }
     }
   },
 };

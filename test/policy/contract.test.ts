@@ -20,7 +20,11 @@ const tokenOf = (resourceClass: unknown) => (resourceClass as { __pulumiType: st
 
 describe("the pack's names match the program's", () => {
   it("labels", () => {
-    expect({ stack: pack.LABEL_STACK, role: pack.LABEL_ROLE }).toEqual({ stack: infra.LABEL_STACK, role: infra.LABEL_ROLE });
+    expect({ stack: pack.LABEL_STACK, role: pack.LABEL_ROLE, production: pack.LABEL_PRODUCTION }).toEqual({
+      stack: infra.LABEL_STACK,
+      role: infra.LABEL_ROLE,
+      production: infra.LABEL_PRODUCTION,
+    });
   });
 
   it("roles: every role the program declares, and the session guard it is gaining", () => {

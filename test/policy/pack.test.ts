@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { policies } from "../../policy/policies";
-import { CONTAINER } from "../../policy/resources";
+import { CONTAINER, declaresProduction } from "../../policy/resources";
 import { declareStack } from "../support/mocks";
 import { STACK_NAMES } from "../stack/expectations";
 import { blocking, fromDeclared, newBlocking, resource, runPolicies, violatedPolicies } from "./support/harness";
@@ -23,6 +23,15 @@ describe.each(STACK_NAMES)("the %s stack as declared", (stack) => {
   it("leaves advice only about init and health checks", async () => {
     const advice = (await runPolicies(policies, await judge(stack))).filter((f) => f.level === "advisory");
     expect([...new Set(advice.map((f) => f.policy))]).toEqual(advice.length ? ["container-init-and-healthcheck"] : []);
+  });
+
+  it("says it is production on every container exactly when its file sets metamcp-guard:production", async () => {
+    const declared = await declareStack(stack);
+    const containers = fromDeclared(declared.resources, stack).filter((r) => r.type === CONTAINER);
+    expect({ setting: declared.config.production, labelled: containers.map((c) => declaresProduction([c])) }).toEqual({
+      setting: stack === "prod",
+      labelled: containers.map(() => stack === "prod"),
+    });
   });
 
   it("gives the policies containers, PID limits and images to judge (the adapter lost nothing)", async () => {
@@ -54,14 +63,22 @@ async function brought(stack: string, overrides: Record<string, unknown>, config
 }
 
 describe("deliberately bad configs", () => {
-  it("prod with MetaMCP at latest fails prod-images-pinned, naming the image", async () => {
-    expect(await brought("prod", { "metamcp-guard:app": { image: "ghcr.io/metatool-ai/metamcp:latest" } })).toEqual([
+  // The program itself refuses latest in a stack that says it is production, before the pack
+  // sees anything; prod's name is the pack's safety net for a stack file that forgets to say so.
+  it("prod whose file forgets metamcp-guard:production, with MetaMCP at latest, fails prod-images-pinned by its name, naming the image", async () => {
+    expect(await brought("prod", { "metamcp-guard:production": false, "metamcp-guard:app": { image: "ghcr.io/metatool-ai/metamcp:latest" } })).toEqual([
       "prod-images-pinned: image metamcp-image: ghcr.io/metatool-ai/metamcp:latest uses the tag latest; pin it by digest or an explicit version tag in prod.",
     ]);
   });
 
   it("dev may run latest (the rule is production's)", async () => {
     expect(await brought("dev", { "metamcp-guard:app": { image: "ghcr.io/metatool-ai/metamcp:latest" } })).toEqual([]);
+  });
+
+  it("dev saying metamcp-guard:production: true gets production's rules: outside slices, it fails prod-slices-enabled", async () => {
+    expect(await brought("dev", { "metamcp-guard:production": true })).toEqual([
+      expect.stringMatching(/^prod-slices-enabled: dev runs its containers outside systemd slices/),
+    ]);
   });
 
   it("prod with protectData off fails prod-postgres-volume-protected", async () => {

@@ -27,6 +27,7 @@ const { Empty } = require("google-protobuf/google/protobuf/empty_pb") as any;
 
 const CONTAINER = "docker:index/container:Container";
 const PIDS_LIMIT = "pulumi-nodejs:dynamic/metamcp-guard:PidsLimit";
+const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
 
 let pack: ChildProcess;
 let client: any;
@@ -206,6 +207,28 @@ describe("the pack served by Pulumi's runner", () => {
       resource: diagnosticsOf(await call("analyze", request)),
       stack: diagnosticsOf(await call("analyzeStack", stack)),
     }).toEqual({ resource: [], stack: [] });
+  });
+
+  it("reads a stack's production label off the wire: staging labelled production has its image at latest refused, on the image; unlabelled, not", async () => {
+    const image = stackResource(REMOTE_IMAGE, "metamcp-image", { name: "ghcr.io/metatool-ai/metamcp:latest", keepLocally: true }, { stack: "staging" });
+    const judge = async (labels: unknown[]) => {
+      const props = { ...containerProps("app", "staging"), labels };
+      const request = new analyzer.AnalyzeStackRequest();
+      request.setResourcesList([stackResource(CONTAINER, "metamcp-container", props, { provider: dockerProvider(), stack: "staging" }), image]);
+      const response = await call<any>("analyzeStack", request);
+      return response
+        .getDiagnosticsList()
+        .filter((d: any) => d.getPolicyname() === "prod-images-pinned")
+        .map((d: any) => ({ message: d.getMessage(), urn: d.getUrn() }));
+    };
+    const unlabelled = containerProps("app", "staging").labels as unknown[];
+    expect({
+      labelled: await judge([...unlabelled, { label: "metamcp-guard.production", value: "true" }]),
+      unlabelled: await judge(unlabelled),
+    }).toEqual({
+      labelled: [{ message: expect.stringContaining("ghcr.io/metatool-ai/metamcp:latest uses the tag latest; pin it by digest or an explicit version tag in staging."), urn: image.getUrn() }],
+      unlabelled: [],
+    });
   });
 
   // Last: the configuration stays with the server for the tests after it.

@@ -3,11 +3,10 @@ import { describe, expect, it } from "vitest";
 import { DOCKER_PLUGIN, DOCKER_SERVICE, LOCAL_COMMAND, REMOTE_COMMAND } from "../../policy/resources";
 import { containerStarterIn, prodNoUnjudgedWorkloads } from "../../policy/workloads";
 import { declareStack } from "../support/mocks";
-import { plainInputs, resource, UNKNOWN_STRING, validateResource } from "./support/harness";
-import { remoteImage } from "./support/fixtures";
+import { fromDeclared, resource, UNKNOWN_STRING, validateStack } from "./support/harness";
+import { container, productionContainer, remoteImage } from "./support/fixtures";
 
 const ESCAPE = "docker run -d --privileged -v /var/run/docker.sock:/var/run/docker.sock alpine sleep 1d";
-const messages = async (outcome: Promise<{ violations: { message: string }[] }>) => (await outcome).violations.map((v) => v.message);
 
 describe("prod-no-unjudged-workloads", () => {
   it.each([
@@ -15,10 +14,13 @@ describe("prod-no-unjudged-workloads", () => {
     [DOCKER_PLUGIN, { name: "vieux/sshfs:latest" }, "is an engine plugin"],
     [LOCAL_COMMAND, { create: ESCAPE }, "runs docker run/create in its create script"],
     [REMOTE_COMMAND, { create: "true", delete: `sh -c '${ESCAPE}'` }, "in its delete script"],
-  ])("fails a %s in prod", async (type, props, said) => {
+  ])("fails a %s in prod, reported on it", async (type, props, said) => {
     const target = resource({ type, name: "sidecar", stack: "prod", props });
-    expect(await messages(validateResource(prodNoUnjudgedWorkloads, target))).toEqual([
-      expect.stringMatching(new RegExp(`^sidecar (.* )?${said}.*Declare it as a docker.Container with a PidsLimit, or, once you have reviewed it, name it in prod-no-unjudged-workloads' allowed list\\.$`)),
+    expect((await validateStack(prodNoUnjudgedWorkloads, [container({ stack: "prod" }), target])).violations).toEqual([
+      {
+        message: expect.stringMatching(new RegExp(`^sidecar (.* )?${said}.*Declare it as a docker.Container with a PidsLimit, or, once you have reviewed it, name it in prod-no-unjudged-workloads' allowed list\\.$`)),
+        urn: target.urn,
+      },
     ]);
   });
 
@@ -27,33 +29,39 @@ describe("prod-no-unjudged-workloads", () => {
     const commands = declared.resources.filter((r) => r.type === REMOTE_COMMAND);
     // The premise: the keeper's scripts do talk to Docker.
     expect(commands.some((c) => JSON.stringify(c.inputs).includes("docker start"))).toBe(true);
-    const outcomes = await Promise.all(commands.map((c) => validateResource(prodNoUnjudgedWorkloads, resource({ type: c.type, name: c.name, stack: "prod", props: plainInputs(c.inputs) }))));
-    expect(outcomes.flatMap((o) => o.violations)).toEqual([]);
+    // The policy applies (prod is production) and finds nothing.
+    expect(await validateStack(prodNoUnjudgedWorkloads, fromDeclared(declared.resources, "prod"))).toEqual({ violations: [] });
   });
 
-  it("lets through a resource named in allowed, by name or URN", async () => {
-    const target = resource({ type: LOCAL_COMMAND, name: "reviewed", stack: "prod", props: { create: ESCAPE } });
-    expect([
-      (await validateResource(prodNoUnjudgedWorkloads, target, { allowed: ["reviewed"] })).notApplicable,
-      (await validateResource(prodNoUnjudgedWorkloads, target, { allowed: [target.urn] })).notApplicable,
-    ]).toEqual(["reviewed is allowed by this policy's config", "reviewed is allowed by this policy's config"]);
+  it("lets through a resource named in allowed, by name or URN, and still judges the others", async () => {
+    const reviewed = resource({ type: LOCAL_COMMAND, name: "reviewed", stack: "prod", props: { create: ESCAPE } });
+    const other = resource({ type: LOCAL_COMMAND, name: "other", stack: "prod", props: { create: ESCAPE } });
+    const urns = async (allowed: string[]) => (await validateStack(prodNoUnjudgedWorkloads, [reviewed, other], { allowed })).violations.map((v) => v.urn);
+    expect([await urns(["reviewed"]), await urns([reviewed.urn]), await urns([])]).toEqual([[other.urn], [other.urn], [reviewed.urn, other.urn]]);
   });
 
-  it("leaves dev alone unless allStacks", async () => {
-    const target = resource({ type: LOCAL_COMMAND, name: "sidecar", stack: "dev", props: { create: ESCAPE } });
+  it("leaves dev alone, whose containers do not say it is production, unless allStacks", async () => {
+    const resources = [container(), resource({ type: LOCAL_COMMAND, name: "sidecar", stack: "dev", props: { create: ESCAPE } })];
     expect([
-      (await validateResource(prodNoUnjudgedWorkloads, target)).notApplicable,
-      (await messages(validateResource(prodNoUnjudgedWorkloads, target, { allStacks: true }))).length,
+      (await validateStack(prodNoUnjudgedWorkloads, resources)).notApplicable,
+      (await validateStack(prodNoUnjudgedWorkloads, resources, { allStacks: true })).violations.length,
     ]).toEqual(["dev is not a production stack", 1]);
+  });
+
+  it("judges a stack of any name whose containers carry metamcp-guard.production=true", async () => {
+    const sidecar = resource({ type: LOCAL_COMMAND, name: "sidecar", stack: "staging", props: { create: ESCAPE } });
+    expect((await validateStack(prodNoUnjudgedWorkloads, [productionContainer("staging"), sidecar])).violations.map((v) => v.urn)).toEqual([sidecar.urn]);
   });
 
   it("passes commands that start no container, and skips scripts unknown in preview", async () => {
     const quiet = resource({ type: LOCAL_COMMAND, name: "build", stack: "prod", props: { create: "npm run build", update: UNKNOWN_STRING } });
-    expect(await validateResource(prodNoUnjudgedWorkloads, quiet)).toEqual({ violations: [] });
+    expect(await validateStack(prodNoUnjudgedWorkloads, [quiet])).toEqual({ violations: [] });
   });
 
-  it("is not applicable to containers and images", async () => {
-    expect((await validateResource(prodNoUnjudgedWorkloads, remoteImage("postgres:16"))).notApplicable).toBe("applies to services, plugins and commands only");
+  it("is not applicable to a stack of containers and images only", async () => {
+    expect((await validateStack(prodNoUnjudgedWorkloads, [remoteImage("postgres:16"), container({ stack: "prod" })])).notApplicable).toBe(
+      "the stack declares no services, plugins or commands",
+    );
   });
 });
 

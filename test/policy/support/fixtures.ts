@@ -4,7 +4,7 @@
  * changes one thing of these, so a test fails for the reason it names.
  */
 import type { PolicyProviderResource, PolicyResource } from "@pulumi/policy";
-import { BUILT_IMAGE, CONTAINER, DOCKER_PROVIDER, PIDS_LIMIT, REMOTE_IMAGE, type ContainerProps, type Role, VOLUME } from "../../../policy/resources";
+import { BUILT_IMAGE, CONTAINER, DOCKER_PROVIDER, LABEL_PRODUCTION, PIDS_LIMIT, REMOTE_IMAGE, type ContainerProps, type Role, VOLUME } from "../../../policy/resources";
 import { providerOf, resource } from "./harness";
 
 /** The Docker host of the synthetic stack: its provider's host and its PidsLimits' dockerHost. */
@@ -67,6 +67,15 @@ export function container(spec: ContainerSpec = {}): PolicyResource {
     propertyDependencies: spec.propertyDependencies,
     provider: spec.provider === null ? undefined : (spec.provider ?? dockerProvider(undefined, stack)),
   });
+}
+
+/**
+ * A container of a stack that says it is production (`metamcp-guard:production: true`), labelled
+ * as the program labels it then: the passing container's labels plus metamcp-guard.production.
+ */
+export function productionContainer(stack: string, spec: ContainerSpec = {}, value = "true"): PolicyResource {
+  const labels = [...containerProps(spec.role, stack).labels, { label: LABEL_PRODUCTION, value }];
+  return container({ ...spec, stack, props: { labels, ...spec.props } });
 }
 
 /** A PidsLimit whose containerId comes from `target` (as `container.id` makes it). */
