@@ -1,18 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { formatDuration, loadSettings, parseDuration, SettingsError } from "../../guard/src/config";
 import { DEFAULTS, ENV } from "../../guard/src/contract";
+import { thrownProblems } from "../support/problems";
 
 const UPSTREAM = { GUARD_UPSTREAM: "http://metamcp:12008" };
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadSettings(env);
-  } catch (err) {
-    if (err instanceof SettingsError) return err.problems;
-    throw err;
-  }
-  throw new Error("expected a SettingsError");
-}
+const problems = (env: Record<string, string>) => thrownProblems(() => loadSettings(env), SettingsError);
 
 describe("loadSettings", () => {
   it("takes every default when only the upstream is set", () => {

@@ -34,8 +34,8 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { CallToolRequestSchema, ListToolsRequestSchema, type JSONRPCMessage, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { REPO_ROOT } from "./compile";
 
-const REPO_ROOT = path.join(__dirname, "..", "..");
 /** The cookie MetaMCP's UI (better-auth) authenticates the inspector's /mcp-proxy routes with. */
 export const SESSION_COOKIE = "better-auth.session_token";
 const TOOL_SEPARATOR = "__";

@@ -8,28 +8,22 @@
  *     await fetch(`${guard.url}/metamcp/default/mcp`, …);
  *     await guard.stop();
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { compileProgram, REPO_ROOT } from "../../support/compile";
 import { freePort } from "../../support/net";
 import { waitUntil } from "../../support/wait";
 import { parseExposition, type Exposition } from "../../monitor/support/prom";
 
-export const REPO_ROOT = path.join(__dirname, "..", "..", "..");
 
 let built: string | undefined;
 
 /** Folder holding dist/main.js and dist/healthcheck.js; compiled at most once per process. */
 export function buildGuard(): string {
   if (built && fs.existsSync(path.join(built, "dist", "main.js"))) return built;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "metamcp-guard-build-"));
-  const tsc = path.join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
-  execFileSync(process.execPath, [tsc, "-p", path.join(REPO_ROOT, "guard"), "--outDir", path.join(dir, "dist")], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  built = dir;
-  return dir;
+  built = compileProgram("guard", "metamcp-guard-build-");
+  return built;
 }
 
 export function removeGuardBuild(): void {

@@ -6,8 +6,8 @@
  */
 import { execFile } from "node:child_process";
 import * as path from "node:path";
+import { REPO_ROOT } from "../../support/compile";
 import { nodeNpmImage } from "../../support/images";
-import { REPO_ROOT } from "./guardProcess";
 
 export const GUARD_TEST_IMAGE = "metamcp-guard-test/session-guard:local";
 
