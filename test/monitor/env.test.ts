@@ -9,7 +9,6 @@ import type { MonitorConfig } from "../../infra/config/schema/monitor";
 import { monitorEnvironment, type MonitorReapSettings } from "../../infra/monitor/env";
 import { loadSettings } from "../../monitor/src/config";
 import { ENV } from "../../monitor/src/contract";
-import { thrownProblems } from "../support/problems";
 import { stackValues } from "../support/stackFiles";
 
 /** The dev stack file, with `monitor` overrides, parsed as `pulumi up` would. */
@@ -30,7 +29,15 @@ function parse(monitor: Record<string, unknown> = {}): StackConfig {
   return parseStackConfig({ stack: "dev", values: decoded, secretKeys: secret }).config;
 }
 
-const problems = (monitor: Record<string, unknown>) => thrownProblems(() => parse(monitor), ConfigError);
+function problems(monitor: Record<string, unknown>): string[] {
+  try {
+    parse(monitor);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("the config was accepted");
+}
 
 const environmentOf = (config: StackConfig) => monitorEnvironment(config.monitor, { limits: config.app.limits });
 
