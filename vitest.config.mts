@@ -6,7 +6,8 @@ import { defineConfig } from "vitest/config";
  * Three projects, so the fast feedback loop stays fast:
  * - "unit": pure functions and the program under Pulumi mocks, in-process (`npm run test:unit`);
  * - "process": suites that run programs in child processes: our scripts against a fake
- *   `pulumi`, the entry file through Pulumi's own runner and ts-node, the policy runner;
+ *   `pulumi`, the entry file through Pulumi's own runner and ts-node, the policy runner, the
+ *   session guard in front of a MetaMCP-like upstream with real stdio MCP servers;
  * - "engine": suites that need a real Docker engine (or a systemd host in one), which is what
  *   declaring them with describeWithDocker means.
  * `npm test` runs all three, one file at a time: the engine suites share one engine on a
@@ -18,6 +19,7 @@ const PROCESS_SUITES = [
   "test/stack/pulumiLoad.test.ts",
   "test/policy/server.test.ts",
   "test/pidsLimit/startDocker.test.ts",
+  "test/guard/proxy.test.ts",
 ];
 
 function testFiles(dir: string): string[] {

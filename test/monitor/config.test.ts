@@ -1,16 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { loadSettings, parseDuration, parseSize, SettingsError } from "../../monitor/src/config";
 import { DEFAULT_MCP_PATTERNS, DEFAULTS, ENV } from "../../monitor/src/contract";
+import { thrownProblems } from "../support/problems";
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadSettings(env);
-  } catch (err) {
-    if (err instanceof SettingsError) return err.problems;
-    throw err;
-  }
-  throw new Error("expected a SettingsError");
-}
+const problems = (env: Record<string, string>) => thrownProblems(() => loadSettings(env), SettingsError);
 
 describe("loadSettings", () => {
   it("takes every default when nothing is set", () => {

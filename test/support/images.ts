@@ -5,6 +5,7 @@
  *
  *     const image = await busyboxImage();   // "metamcp-guard-test/busybox:local": sh, sleep, ps, cat, …
  *     const node = await nodeImage();       // "metamcp-guard-test/node:local": /usr/local/bin/node + busybox sh
+ *     const npm = await nodeNpmImage();     // the same plus npm and an offline npm cache: a base for `docker build`
  */
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -14,6 +15,7 @@ import { docker } from "./dockerCli";
 
 export const BUSYBOX_IMAGE = "metamcp-guard-test/busybox:local";
 export const NODE_IMAGE = "metamcp-guard-test/node:local";
+export const NODE_NPM_IMAGE = "metamcp-guard-test/node-npm:local";
 
 /** Debian's busybox-static installs here; a dynamically linked busybox would not run in an empty image. */
 const BUSYBOX_PATH = "/bin/busybox";
@@ -24,9 +26,12 @@ const BUSYBOX_PATH = "/bin/busybox";
 const IMAGE_LABEL = "metamcp-guard.test-image";
 /** Records which node binary went in, so a changed Node version rebuilds the image. */
 const NODE_VERSION_LABEL = "metamcp-guard.test-image.node-version";
+/** Records which npm cache went in (its index's size and age), so a fuller cache rebuilds the image. */
+const NPM_CACHE_LABEL = "metamcp-guard.test-image.npm-cache";
 
 let busyboxBuild: Promise<string> | undefined;
 let nodeBuild: Promise<string> | undefined;
+let nodeNpmBuild: Promise<string> | undefined;
 
 /** Name of a busybox image with applet links in /bin (PATH=/bin); builds it if missing. */
 export function busyboxImage(): Promise<string> {
@@ -55,8 +60,7 @@ export function nodeImage(): Promise<string> {
     if ((await imageLabel(NODE_IMAGE, NODE_VERSION_LABEL)) === process.version) return NODE_IMAGE;
     await withTempDir(async (root) => {
       addBusybox(root);
-      copyInto(root, process.execPath, "/usr/local/bin/node");
-      for (const lib of sharedLibraries(process.execPath)) copyInto(root, lib, lib);
+      addNode(root);
       await importFolder(root, NODE_IMAGE, [
         "ENV PATH=/usr/local/bin:/bin",
         'CMD ["node"]',
@@ -70,6 +74,74 @@ export function nodeImage(): Promise<string> {
     nodeBuild = undefined;
     throw err;
   });
+}
+
+/**
+ * Name of an image to build our Dockerfiles FROM (`--build-arg NODE_IMAGE=…`) with no registry: the Node of
+ * nodeImage(), the npm running here (at /usr/local/lib/node_modules/npm) and a copy of this machine's npm
+ * cache, with npm set to install offline from it. `npm ci` of a lock whose packages the repository's own
+ * install fetched (the guard's and the monitor's are subsets of the root lock) then works with no network.
+ */
+export function nodeNpmImage(): Promise<string> {
+  nodeNpmBuild ??= (async () => {
+    const npmRoot = path.dirname(path.dirname(fs.realpathSync(execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim())));
+    const cache = path.join(execFileSync("npm", ["config", "get", "cache"], { encoding: "utf8" }).trim(), "_cacache");
+    if (!fs.existsSync(path.join(cache, "index-v5"))) throw new Error(`no npm cache at ${cache}: run npm ci in the repository first`);
+    const stamp = `${process.version}/${cacheStamp(cache)}`;
+    if ((await imageLabel(NODE_NPM_IMAGE, NPM_CACHE_LABEL)) === stamp) return NODE_NPM_IMAGE;
+    await withTempDir(async (root) => {
+      addBusybox(root);
+      addNode(root);
+      fs.cpSync(npmRoot, path.join(root, "usr/local/lib/node_modules/npm"), { recursive: true, verbatimSymlinks: true });
+      for (const [name, cli] of [["npm", "npm-cli.js"], ["npx", "npx-cli.js"]]) {
+        const wrapper = path.join(root, "usr/local/bin", name);
+        fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/node_modules/npm/bin/${cli} "$@"\n`, { mode: 0o755 });
+      }
+      // Package bins start with `#!/usr/bin/env node`.
+      fs.mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+      fs.symlinkSync("/bin/busybox", path.join(root, "usr/bin/env"));
+      fs.cpSync(cache, path.join(root, "npm-cache/_cacache"), { recursive: true });
+      await importFolder(root, NODE_NPM_IMAGE, [
+        "ENV PATH=/usr/local/bin:/bin:/usr/bin",
+        "ENV HOME=/root",
+        "ENV npm_config_cache=/npm-cache",
+        "ENV npm_config_offline=true",
+        "ENV npm_config_update_notifier=false",
+        'CMD ["node"]',
+        `LABEL ${IMAGE_LABEL}=node-npm`,
+        `LABEL ${NPM_CACHE_LABEL}=${stamp}`,
+      ]);
+    });
+    return NODE_NPM_IMAGE;
+  })();
+  return nodeNpmBuild.catch((err) => {
+    nodeNpmBuild = undefined;
+    throw err;
+  });
+}
+
+/** Entries and newest change of the cache's index: enough to tell that the cache gained packages. */
+function cacheStamp(cache: string): string {
+  let entries = 0;
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else {
+        entries++;
+        newest = Math.max(newest, fs.statSync(full).mtimeMs);
+      }
+    }
+  };
+  walk(path.join(cache, "index-v5"));
+  return `${entries}-${Math.floor(newest)}`;
+}
+
+/** The Node binary running this process at /usr/local/bin/node, with the shared libraries it needs. */
+function addNode(root: string): void {
+  copyInto(root, process.execPath, "/usr/local/bin/node");
+  for (const lib of sharedLibraries(process.execPath)) copyInto(root, lib, lib);
 }
 
 /** Paths `ldd` resolves for a binary, including the dynamic loader (listed without "=>"). Pure parse. */

@@ -5,8 +5,8 @@
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { compileProgram } from "../../support/compile";
 
 export const REPO_ROOT = path.join(__dirname, "..", "..", "..");
 
@@ -15,11 +15,7 @@ let built: string | undefined;
 /** Folder holding dist/main.js and node_modules/zod; mount it at /app and run `node /app/dist/main.js`. */
 export function buildMonitor(): string {
   if (built && fs.existsSync(path.join(built, "dist", "main.js"))) return built;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "metamcp-monitor-build-"));
-  const tsc = path.join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
-  execFileSync(process.execPath, [tsc, "-p", path.join(REPO_ROOT, "monitor"), "--outDir", path.join(dir, "dist")], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const dir = compileProgram("monitor", "metamcp-monitor-build-");
   fs.cpSync(path.join(REPO_ROOT, "node_modules", "zod"), path.join(dir, "node_modules", "zod"), { recursive: true });
   // Readable by whatever uid the container runs as.
   execFileSync("chmod", ["-R", "a+rX", dir]);
