@@ -9,7 +9,7 @@ import { PROJECT } from "./config";
 import { bytesToMiB, formatSize } from "./config/units";
 
 /** The parts of the stack that run as containers. Labels, slices and verify use these names. */
-export type Role = "app" | "db" | "monitor";
+export type Role = "app" | "db" | "monitor" | "guard";
 
 export const LABEL_PROJECT = `${PROJECT}.project`;
 export const LABEL_STACK = `${PROJECT}.stack`;

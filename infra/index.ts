@@ -26,6 +26,7 @@ export = async () => {
     containers: stack.containers,
     dataVolume: stack.dataVolume,
     monitorMetricsUrl: stack.monitorMetricsUrl,
+    guardMetricsUrl: stack.guardMetricsUrl,
     limits: stack.limits,
   };
 };

@@ -12,6 +12,7 @@ import { readinessEnvs } from "./components/externalDatabase";
 import { MetaMcp } from "./components/metamcp";
 import { ProcessMonitor } from "./components/monitor";
 import { Postgres } from "./components/postgres";
+import { SessionGuard } from "./components/sessionGuard";
 import { HostSlices, MonitorKeeper } from "./host";
 
 /** The bridge driver's switch for NAT of outgoing traffic; "false" leaves a network without a route out. */
@@ -22,6 +23,7 @@ export interface StackOutputs {
   containers: Record<string, pulumi.Output<string>>;
   dataVolume?: pulumi.Output<string>;
   monitorMetricsUrl?: pulumi.Output<string>;
+  guardMetricsUrl?: pulumi.Output<string>;
   limits: Record<string, ReturnType<typeof describeLimits>>;
 }
 
@@ -82,17 +84,37 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
     databaseEnv = readinessEnvs(databaseUrl);
   }
 
+  // With the session guard, clients (and a reverse proxy) reach MetaMCP only through it: the guard
+  // joins MetaMCP's network and the proxy's, publishes the port and carries the proxy's labels.
+  const proxyNetworks = config.proxy ? [config.proxy.network] : [];
   const metamcp = new MetaMcp("metamcp", {
     config,
     provider,
     host,
-    networks: [frontend.name, backend.name, ...(config.proxy ? [config.proxy.network] : [])],
+    networks: [frontend.name, backend.name, ...(config.guard.enabled ? [] : proxyNetworks)],
+    publishPort: !config.guard.enabled,
+    labels: config.guard.enabled ? undefined : config.proxy?.labels,
     authSecret: secrets.authSecret!,
     databaseUrl,
     databaseEnv,
     dependsOn: database ? [database] : [],
   });
   containers.metamcp = metamcp.containerName;
+
+  let guardMetricsUrl: pulumi.Output<string> | undefined;
+  if (config.guard.enabled) {
+    const guard = new SessionGuard("guard", {
+      config,
+      provider,
+      host,
+      upstreamName: metamcp.containerName,
+      networks: [frontend.name, ...proxyNetworks],
+      dependsOn: [metamcp],
+    });
+    containers.guard = guard.containerName;
+    limits.guard = describeLimits(config.guard.limits);
+    guardMetricsUrl = guard.metricsUrl;
+  }
 
   let metricsUrl: pulumi.Output<string> | undefined;
   if (config.monitor.enabled) {
@@ -121,6 +143,7 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
     containers,
     dataVolume: database?.volumeName,
     monitorMetricsUrl: metricsUrl,
+    guardMetricsUrl,
     limits,
   };
 }

@@ -17,6 +17,13 @@ export interface MetaMcpArgs {
   host?: HostSlices;
   /** Networks to join: the stack's own, and the proxy's when one is configured. */
   networks: pulumi.Input<string>[];
+  /**
+   * Whether MetaMCP publishes its port on the host itself: only when no session guard stands in
+   * front of it (the guard publishes the port then, and nothing may reach MetaMCP around it).
+   */
+  publishPort: boolean;
+  /** Labels beyond the stack's own, e.g. a reverse proxy's routers when MetaMCP is what it routes to. */
+  labels?: Record<string, string>;
   authSecret: pulumi.Output<string>;
   databaseUrl: pulumi.Output<string>;
   /** Variables MetaMCP's own compose file sets next to DATABASE_URL (internal database only). */
@@ -69,7 +76,7 @@ export class MetaMcp extends pulumi.ComponentResource {
         host: args.host,
         limits: app.limits,
         restart: app.restart,
-        labels: config.proxy?.labels,
+        labels: args.labels,
         dependsOn: args.dependsOn,
         container: {
           image: image.imageId,
@@ -82,7 +89,7 @@ export class MetaMcp extends pulumi.ComponentResource {
             pulumi.interpolate`BETTER_AUTH_SECRET=${args.authSecret}`,
             pulumi.interpolate`DATABASE_URL=${args.databaseUrl}`,
           ],
-          ports: [{ internal: METAMCP_PORT, external: app.port, ip: app.bindAddress }],
+          ports: args.publishPort ? [{ internal: METAMCP_PORT, external: app.port, ip: app.bindAddress }] : [],
           networksAdvanced: args.networks.map((network) => ({ name: network })),
           healthcheck: {
             tests: HEALTHCHECK_COMMAND,

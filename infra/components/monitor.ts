@@ -6,7 +6,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import { contextHash, MONITOR_CONTEXT } from "../monitor/buildContext";
+import { contextHash, MONITOR_CONTEXT } from "../images/buildContext";
 import { monitorEnvironment } from "../monitor/env";
 import type { HostSlices } from "../host";
 import type { PidsLimit } from "../pidsLimit";

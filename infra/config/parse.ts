@@ -29,7 +29,7 @@ export interface RawStackConfig {
 }
 
 /** The settings with every default resolved, so no part of the program guesses. */
-export type StackConfig = Omit<ParsedSettings, "app" | "database" | "monitor"> & {
+export type StackConfig = Omit<ParsedSettings, "app" | "database" | "monitor" | "guard"> & {
   stack: string;
   namePrefix: string;
   app: Omit<ParsedSettings["app"], "limits"> & {
@@ -40,6 +40,8 @@ export type StackConfig = Omit<ParsedSettings, "app" | "database" | "monitor"> &
     load: PlannedLoad;
   };
   database: ParsedSettings["database"] & { volumeName: string };
+  /** The metrics' host port resolved. */
+  guard: ParsedSettings["guard"] & { metrics: { hostPort: number } };
   /** The emergency threshold as given, or derived from app.capacity; the metrics' host port resolved. */
   monitor: ParsedSettings["monitor"] & {
     emergencyTasks: number | "off";
@@ -114,6 +116,7 @@ function resolveDefaults(stack: string, settings: ParsedSettings): StackConfig {
       emergencyTasks: settings.monitor.emergencyTasks ?? emergencyTasksFor(load, limits.pids),
       metrics: { ...settings.monitor.metrics, hostPort: settings.monitor.metrics.hostPort ?? settings.app.port + 1 },
     },
+    guard: { ...settings.guard, metrics: { hostPort: settings.guard.metrics.hostPort ?? settings.app.port + 2 } },
   };
 }
 

@@ -7,7 +7,7 @@ import type { Role } from "../containerSettings";
 export type CgroupDriver = "systemd" | "cgroupfs";
 
 /** The containers a stack may run, in the order slices are declared. */
-export const ROLES: readonly Role[] = ["app", "db", "monitor"];
+export const ROLES: readonly Role[] = ["app", "db", "monitor", "guard"];
 
 /**
  * `metamcp-app.slice` for parent `metamcp.slice`: systemd nests a slice under the one named

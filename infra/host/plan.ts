@@ -22,6 +22,7 @@ export interface SliceSettings {
   app: { limits: ContainerLimits };
   database: { mode: "internal" | "external"; limits: ContainerLimits };
   monitor: { enabled: boolean; limits: ContainerLimits };
+  guard: { enabled: boolean; limits: ContainerLimits };
 }
 
 /** One slice unit and the limits systemd must hold for it. */
@@ -54,6 +55,7 @@ export function containerLimits(settings: SliceSettings): Partial<Record<Role, C
   const limits: Partial<Record<Role, ContainerLimits>> = { app: settings.app.limits };
   if (settings.database.mode === "internal") limits.db = settings.database.limits;
   if (settings.monitor.enabled) limits.monitor = settings.monitor.limits;
+  if (settings.guard.enabled) limits.guard = settings.guard.limits;
   return limits;
 }
 
@@ -64,7 +66,7 @@ export function containerLimits(settings: SliceSettings): Partial<Record<Role, C
  */
 export function sliceProblems(settings: SliceSettings): string[] {
   if (!settings.host.slices.enabled) return [];
-  const keys: Record<Role, string> = { app: "app", db: "database", monitor: "monitor" };
+  const keys: Record<Role, string> = { app: "app", db: "database", monitor: "monitor", guard: "guard" };
   return Object.entries(containerLimits(settings))
     .filter(([, limits]) => limits.memorySwap > limits.memory)
     .map(([role]) => `metamcp-guard:${keys[role as Role]}.limits.memorySwap must equal memory when host.slices.enabled is true (the slices allow no swap)`);

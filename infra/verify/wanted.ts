@@ -9,6 +9,7 @@ import type { StackConfig } from "../config";
 import { HEALTHCHECK_COMMAND } from "../components/metamcp";
 import { MONITOR_CAPABILITIES, MONITOR_HEALTHCHECK, MONITOR_READ_ONLY_ROOT } from "../components/monitor";
 import { POSTGRES_INIT } from "../components/postgres";
+import { GUARD_CAPABILITIES, GUARD_HEALTHCHECK, GUARD_READ_ONLY_ROOT } from "../components/sessionGuard";
 import { containerName, guardedContainerArgs, type Role } from "../containerSettings";
 import { ROLES } from "../host/names";
 import { containerLimits, planSlices } from "../host/plan";
@@ -72,11 +73,14 @@ export interface WantedContainer {
 function roleSettings(config: StackConfig, role: Role): { restart: string; labels?: Record<string, string> } {
   switch (role) {
     case "app":
-      return { restart: config.app.restart, labels: config.proxy?.labels };
+      // A reverse proxy's labels go on whatever it routes to: the guard when there is one.
+      return { restart: config.app.restart, labels: config.guard.enabled ? undefined : config.proxy?.labels };
     case "db":
       return { restart: config.database.restart };
     case "monitor":
       return { restart: config.monitor.restart };
+    case "guard":
+      return { restart: config.guard.restart, labels: config.proxy?.labels };
   }
 }
 
@@ -99,6 +103,13 @@ function roleSpecifics(config: StackConfig, role: Role): RoleSpecifics {
         capabilities: { adds: [...MONITOR_CAPABILITIES.adds], drops: [...MONITOR_CAPABILITIES.drops] },
         readonlyRootfs: MONITOR_READ_ONLY_ROOT,
         pidNamespaceOf: { role: "app", name: containerName(config, "app") },
+      };
+    case "guard":
+      return {
+        init: true,
+        healthcheck: { test: [...GUARD_HEALTHCHECK] },
+        capabilities: { adds: [], drops: [...GUARD_CAPABILITIES.drops] },
+        readonlyRootfs: GUARD_READ_ONLY_ROOT,
       };
   }
 }

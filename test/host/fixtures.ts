@@ -4,7 +4,7 @@ import type { HostConfig } from "../../infra/config/schema/host";
 
 const MIB = 1024 * 1024;
 
-export function sliceSettings(overrides: { host?: Partial<HostConfig["slices"]>; ssh?: Partial<NonNullable<HostConfig["ssh"]>>; dbExternal?: boolean; monitor?: boolean; stack?: string } = {}): SliceSettings {
+export function sliceSettings(overrides: { host?: Partial<HostConfig["slices"]>; ssh?: Partial<NonNullable<HostConfig["ssh"]>>; dbExternal?: boolean; monitor?: boolean; guard?: boolean; stack?: string } = {}): SliceSettings {
   return {
     stack: overrides.stack ?? "prod",
     host: {
@@ -15,5 +15,7 @@ export function sliceSettings(overrides: { host?: Partial<HostConfig["slices"]>;
     app: { limits: { memory: 4096 * MIB, memorySwap: 4096 * MIB, cpus: 2, pids: 100 } },
     database: { mode: overrides.dbExternal ? "external" : "internal", limits: { memory: 1024 * MIB, memorySwap: 1024 * MIB, cpus: 1, pids: 100 } },
     monitor: { enabled: overrides.monitor ?? true, limits: { memory: 128 * MIB, memorySwap: 128 * MIB, cpus: 0.25, pids: 16 } },
+    // Off unless asked for, so the sums these tests check stay the write-up's three containers.
+    guard: { enabled: overrides.guard ?? false, limits: { memory: 256 * MIB, memorySwap: 256 * MIB, cpus: 0.5, pids: 32 } },
   };
 }

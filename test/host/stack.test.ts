@@ -24,7 +24,8 @@ describe("the prod stack with host slices", () => {
     const { commands: fromComponent } = await declareHostSlices(config, TEST_SECRETS["metamcp-guard:sshPrivateKey"]);
     expect(fromStack.map((c) => c.inputs.create)).toEqual(fromComponent.map((c) => c.inputs.create));
     expect(fromStack.map((c) => c.inputs.delete)).toEqual(fromComponent.map((c) => c.inputs.delete));
-    expect(fromStack).toHaveLength(4);
+    // The parent, and one for each of MetaMCP, Postgres, the monitor and the session guard.
+    expect(fromStack).toHaveLength(5);
     expect(unwrapSecret(unwrapSecret(fromStack[0].inputs.connection).privateKey)).toBe(TEST_SECRETS["metamcp-guard:sshPrivateKey"]);
   });
 

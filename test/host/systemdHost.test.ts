@@ -34,6 +34,7 @@ function settingsFor(host: SystemdHost, limits: { appPids: number; appMemoryMiB:
     app: { limits: { memory: limits.appMemoryMiB * MIB, memorySwap: limits.appMemoryMiB * MIB, cpus: limits.appCpus, pids: limits.appPids } },
     database: { mode: "internal", limits: { memory: 32 * MIB, memorySwap: 32 * MIB, cpus: 0.25, pids: 10 } },
     monitor: { enabled: false, limits: { memory: 16 * MIB, memorySwap: 16 * MIB, cpus: 0.1, pids: 8 } },
+    guard: { enabled: false, limits: { memory: 16 * MIB, memorySwap: 16 * MIB, cpus: 0.1, pids: 8 } },
   };
 }
 

@@ -27,11 +27,8 @@ describe("the pack's names match the program's", () => {
     });
   });
 
-  it("roles: every role the program declares, and the session guard it is gaining", () => {
-    // The guard (role guard, issue 12) is declared by its own change; once infra's ROLES name it,
-    // this is plain equality again.
-    const gaining = ["guard"];
-    expect([...pack.ROLES].sort()).toEqual([...new Set([...HOST_ROLES, ...gaining])].sort());
+  it("roles: every role the program declares", () => {
+    expect([...pack.ROLES].sort()).toEqual([...HOST_ROLES].sort());
   });
 
   it("resource type tokens", () => {

@@ -9,8 +9,7 @@ import { describe, expect, it } from "vitest";
 import { policies } from "../../policy/policies";
 import { DOCKER_PROVIDER, LABEL_ROLE, LOCAL_COMMAND, DOCKER_SERVICE, VOLUME } from "../../policy/resources";
 import { declareStack } from "../support/mocks";
-import { editProps, fromDeclared, newBlocking, resource, runPolicies, type Finding } from "./support/harness";
-import { guardResources } from "./support/fixtures";
+import { blocking, editProps, fromDeclared, newBlocking, resource, runPolicies, type Finding } from "./support/harness";
 
 async function declared(stack: string, overrides: Record<string, unknown> = {}): Promise<PolicyResource[]> {
   return fromDeclared((await declareStack(stack, overrides)).resources, stack);
@@ -193,20 +192,17 @@ describe("prod's promises", () => {
       expect.stringMatching(/^docker-host-encrypted: container postgres-container goes through/),
       expect.stringMatching(/^docker-host-encrypted: container metamcp-container goes through/),
       expect.stringMatching(/^docker-host-encrypted: container monitor-container goes through/),
+      expect.stringMatching(/^docker-host-encrypted: container guard-container goes through/),
     ]);
   });
 });
 
-describe("the session guard, as the stack is gaining it", () => {
-  /** The dev stack plus the guard (its built image, container and PidsLimit), MetaMCP publishing no port. */
-  const withGuard = (changes: Record<string, unknown> = {}, keepAppPorts = false) => (resources: PolicyResource[]) => {
-    const app = named(resources, "metamcp-container");
-    if (!keepAppPorts) editProps(app, (props) => ({ ...props, ports: [] }));
-    return [...resources, ...guardResources("dev", changes, app.provider)];
-  };
+describe("the session guard, as the stack declares it", () => {
+  /** The stack with some of the guard container's properties replaced. */
+  const guardWith = (changes: Record<string, unknown>) => set("guard-container", changes);
 
-  it("declared as the brief says, passes every mandatory policy", async () => {
-    expect(await brought(withGuard(), "dev")).toEqual([]);
+  it("passes every mandatory policy (the baselines hold no finding)", async () => {
+    expect([...blocking(await baseline("dev")), ...blocking(await baseline("prod"))]).toEqual([]);
   });
 
   it.each([
@@ -226,24 +222,22 @@ describe("the session guard, as the stack is gaining it", () => {
     [{ devices: [{ hostPath: "/dev/sda" }] }, ["container-no-host-devices"]],
     [{ networkMode: "host" }, ["container-no-host-namespaces"]],
   ])("with %j fails %j", async (changes, expected) => {
-    expect(policiesOf(await brought(withGuard(changes), "dev"))).toEqual(expected);
+    expect(policiesOf(await brought(guardWith(changes), "dev"))).toEqual(expected);
   });
 
   it("without its PidsLimit fails container-pids-limit", async () => {
-    const findings = await brought((resources) => withGuard()(resources).filter((r) => r.name !== "guard-pids"), "dev");
+    const findings = await brought((resources) => resources.filter((r) => r.name !== "guard-pids"), "dev");
     expect(findings).toEqual([expect.stringContaining("container-pids-limit: guard-container (metamcp-dev-guard) has no PidsLimit")]);
   });
 
-  it("with MetaMCP still publishing its port fails guard-fronts-metamcp", async () => {
-    expect(policiesOf(await brought(withGuard({}, true), "dev"))).toEqual(["guard-fronts-metamcp"]);
+  it("with MetaMCP publishing its port too fails guard-fronts-metamcp", async () => {
+    const published = set("metamcp-container", { ports: [{ internal: 12008, external: 12008, ip: "127.0.0.1" }] });
+    expect(policiesOf(await brought(published, "dev"))).toEqual(["guard-fronts-metamcp"]);
   });
 
-  it("in prod, outside the stack's slices, fails containers-in-slices (the guard needs a slice of its own)", async () => {
-    const findings = await brought((resources) => {
-      const app = named(resources, "metamcp-container");
-      editProps(app, (props) => ({ ...props, ports: [] }));
-      return [...resources, ...guardResources("prod", { name: "metamcp-prod-guard" }, app.provider)];
-    });
+  it("in prod, outside the stack's slices, fails containers-in-slices", async () => {
+    const findings = await brought(guardWith({ cgroupParent: undefined }));
     expect(findings).toEqual([expect.stringMatching(/^containers-in-slices: guard-container \(metamcp-prod-guard\) has no cgroupParent/)]);
   });
 });
+

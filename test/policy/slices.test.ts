@@ -29,9 +29,10 @@ async function slicedStack(layout: Layout = {}): Promise<PolicyResource[]> {
   const settings = sliceSettings({ host: { cgroupDriver: layout.driver ?? "systemd" }, ssh: { user: "deploy" } });
   const { commands, host } = await declareHostSlices(settings, "test-key");
   const resources = commands.map((c) => resource({ type: REMOTE_COMMAND, name: c.name, stack: "prod", props: plainInputs(c.inputs) }));
-  const limitsOf = { app: settings.app.limits, db: settings.database.limits, monitor: settings.monitor.limits };
+  const limitsOf: Partial<Record<(typeof ROLES)[number], typeof settings.app.limits>> = { app: settings.app.limits, db: settings.database.limits, monitor: settings.monitor.limits };
   for (const role of ROLES) {
     const limits = limitsOf[role];
+    if (!limits) continue;
     const placed = container({
       role,
       stack: "prod",

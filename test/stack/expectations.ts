@@ -9,6 +9,7 @@ export const STACKS = {
     bindAddress: "127.0.0.1",
     logs: { "max-size": "10m", "max-file": "3" },
     protectData: true,
+    guardIdleTimeout: "30m",
   },
   prod: {
     app: { memoryMiB: 4096, cpus: "2", pids: 577 },
@@ -16,6 +17,7 @@ export const STACKS = {
     bindAddress: "127.0.0.1",
     logs: { "max-size": "50m", "max-file": "5" },
     protectData: true,
+    guardIdleTimeout: "30m",
   },
 } as const;
 

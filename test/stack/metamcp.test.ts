@@ -50,8 +50,8 @@ describe.each(STACK_NAMES)("MetaMCP container (%s)", (stack) => {
     expect(container.securityOpts).toEqual(["no-new-privileges:true"]);
   });
 
-  it("publishes MetaMCP's port on the configured address only", () => {
-    expect(container.ports).toEqual([{ internal: 12008, external: 12008, ip: want.bindAddress }]);
+  it("publishes no port: the session guard in front of it does", () => {
+    expect(container.ports).toEqual([]);
   });
 
   it("is labelled with its stack and role", () => {

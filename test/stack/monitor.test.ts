@@ -1,6 +1,6 @@
 /** The process-monitor sidecar, as each real stack file declares it under mocks. */
 import { beforeAll, describe, expect, it } from "vitest";
-import { contextHash, MONITOR_CONTEXT } from "../../infra/monitor/buildContext";
+import { contextHash, MONITOR_CONTEXT } from "../../infra/images/buildContext";
 import { declareStack, named, ofType, type DeclaredStack, type RecordedResource } from "../support/mocks";
 import { CONTAINER, STACK_NAMES } from "./expectations";
 
@@ -112,7 +112,7 @@ describe("the monitor is optional", () => {
   it("runs a prebuilt image instead of building one when given", async () => {
     const declared = await declareStack("dev", { "metamcp-guard:monitor": { image: "registry.example.com/metamcp-monitor:1.0.0" } });
     expect({
-      built: declared.resources.filter((r) => r.type === "docker:index/image:Image").length,
+      built: declared.resources.filter((r) => r.type === "docker:index/image:Image" && r.name === "monitor-image").length,
       pulled: named(declared.resources, "monitor-image").inputs.name,
     }).toEqual({ built: 0, pulled: "registry.example.com/metamcp-monitor:1.0.0" });
   });

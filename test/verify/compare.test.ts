@@ -18,8 +18,9 @@ const dev = wantedContainers(readStackConfig("dev", { projectDir: REPO_ROOT }));
 const wantedApp = dev.find((c) => c.role === "app")!;
 const wantedDb = dev.find((c) => c.role === "db")!;
 const wantedMonitor = dev.find((c) => c.role === "monitor")!;
+const wantedGuard = dev.find((c) => c.role === "guard")!;
 
-function fixture(name: "dev-app" | "dev-db" | "dev-monitor"): ContainerInspect {
+function fixture(name: "dev-app" | "dev-db" | "dev-monitor" | "dev-guard"): ContainerInspect {
   return JSON.parse(readFileSync(join(__dirname, "fixtures", `${name}.inspect.json`), "utf8")) as ContainerInspect;
 }
 
@@ -27,6 +28,8 @@ function fixture(name: "dev-app" | "dev-db" | "dev-monitor"): ContainerInspect {
 const KERNEL_DEV_APP: KernelReading = { readable: true, pidsMax: 232, file: "/sys/fs/cgroup/pids/docker/x/pids.max" };
 /** Postgres's cap in the dev stack. */
 const KERNEL_DEV_DB: KernelReading = { readable: true, pidsMax: 64, file: "/sys/fs/cgroup/pids/docker/z/pids.max" };
+/** The session guard's cap in the dev stack. */
+const KERNEL_32: KernelReading = { readable: true, pidsMax: 32, file: "/sys/fs/cgroup/pids/docker/g/pids.max" };
 /** The monitor's cap in the dev stack. */
 const KERNEL_16: KernelReading = { readable: true, pidsMax: 16, file: "/sys/fs/cgroup/pids/docker/y/pids.max" };
 
@@ -42,7 +45,7 @@ function problems(wanted: WantedContainer, container: FoundContainer | undefined
 }
 
 /** A copy of a fixture with one change applied. */
-function fixtureWith(name: "dev-app" | "dev-db" | "dev-monitor", change: (doc: ContainerInspect) => void): ContainerInspect {
+function fixtureWith(name: "dev-app" | "dev-db" | "dev-monitor" | "dev-guard", change: (doc: ContainerInspect) => void): ContainerInspect {
   const doc = fixture(name);
   change(doc);
   return doc;
@@ -111,10 +114,23 @@ describe("compare: a container as the stack wants it", () => {
   });
 
   it("compareStack hands the monitor the app it found", () => {
-    const stack = new Map<Role, FoundContainer | undefined>([...DEV_OTHERS, ["monitor", found(fixture("dev-monitor"), KERNEL_16)]]);
+    const stack = new Map<Role, FoundContainer | undefined>([
+      ...DEV_OTHERS,
+      ["monitor", found(fixture("dev-monitor"), KERNEL_16)],
+      ["guard", found(fixture("dev-guard"), KERNEL_32)],
+    ]);
     const rows = compareStack(dev, stack);
     expect(rows.find((r) => r.role === "monitor" && r.setting === "PidMode")).toMatchObject({ status: "ok" });
     expect(allInForce(rows)).toBe(true);
+  });
+
+  it("the session guard fixture passes: every capability dropped, none added, a read-only root", () => {
+    expect(problems(wantedGuard, found(fixture("dev-guard"), KERNEL_32))).toEqual([]);
+  });
+
+  it("a guard that adds a capability or writes its root is reported", () => {
+    const guard = fixtureWith("dev-guard", (d) => Object.assign(d.HostConfig!, { CapAdd: ["NET_RAW"], ReadonlyRootfs: false }));
+    expect(problems(wantedGuard, found(guard, KERNEL_32)).map(([setting]) => setting).sort()).toEqual(["CapAdd", "ReadonlyRootfs"]);
   });
 
   it("an unreadable kernel value is shown but is not a failure", () => {
@@ -209,6 +225,7 @@ describe("compare: each setting wrong is reported exactly", () => {
     expect(missing).toEqual([
       ["metamcp-dev-postgres", "Container", "missing"],
       ["metamcp-dev-monitor", "Container", "missing"],
+      ["metamcp-dev-guard", "Container", "missing"],
     ]);
     expect(allInForce(rows)).toBe(false);
   });

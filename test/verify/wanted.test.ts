@@ -21,12 +21,13 @@ function devWith(values: Record<string, unknown>): StackConfig {
 }
 
 describe("wantedContainers", () => {
-  it("the dev stack: app, Postgres and monitor with the stack file's limits", () => {
+  it("the dev stack: app, Postgres, monitor and session guard with the stack file's limits", () => {
     const wanted = wantedContainers(dev);
     expect(wanted.map((c) => [c.role, c.name, c.memory / MIB, c.memorySwap / MIB, c.nanoCpus, c.pidsLimit, c.restart])).toEqual([
       ["app", "metamcp-dev", 2048, 2048, 1_000_000_000, 232, "unless-stopped"],
       ["db", "metamcp-dev-postgres", 256, 256, 500_000_000, 64, "unless-stopped"],
       ["monitor", "metamcp-dev-monitor", 128, 128, 250_000_000, 16, "always"],
+      ["guard", "metamcp-dev-guard", 256, 256, 500_000_000, 32, "always"],
     ]);
   });
 
@@ -55,7 +56,18 @@ describe("wantedContainers", () => {
       ["app", { "no-new-privileges": "true" }],
       ["db", { "no-new-privileges": "true" }],
       ["monitor", { "no-new-privileges": "true" }],
+      ["guard", { "no-new-privileges": "true" }],
     ]);
+  });
+
+  it("the session guard: every capability dropped, none added, a read-only root, init, its own health check", () => {
+    const guard = wantedContainers(dev)[3];
+    expect(guard).toMatchObject({
+      capabilities: { adds: [], drops: ["ALL"] },
+      readonlyRootfs: true,
+      init: true,
+      healthcheck: { test: ["CMD", "node", "/app/dist/healthcheck.js"] },
+    });
   });
 
   it("the monitor: KILL added, ALL dropped, a read-only root, in MetaMCP's PID namespace", () => {
@@ -89,15 +101,16 @@ describe("wantedContainers", () => {
     expect(app.log.options).toEqual({ "max-size": "50m", "max-file": "5" });
   });
 
-  it("no Postgres with an external database, no monitor when it is disabled", () => {
-    const roles = wantedContainers(devWith({ database: { mode: "external" }, monitor: { enabled: false } })).map((c) => c.role);
+  it("no Postgres with an external database, no monitor or guard when they are disabled", () => {
+    const roles = wantedContainers(devWith({ database: { mode: "external" }, monitor: { enabled: false }, guard: { enabled: false } })).map((c) => c.role);
     expect(roles).toEqual(["app"]);
   });
 
-  it("a proxy's labels are wanted on the app only", () => {
-    const [app, db] = wantedContainers(devWith({ proxy: { network: "traefik", labels: { "traefik.enable": "true" } } }));
-    expect(app.labels["traefik.enable"]).toBe("true");
-    expect(db.labels["traefik.enable"]).toBeUndefined();
+  it("a proxy's labels are wanted on what it routes to: the guard, or the app without one", () => {
+    const proxy = { network: "traefik", labels: { "traefik.enable": "true" } };
+    const labelled = (values: Record<string, unknown>) =>
+      wantedContainers(devWith(values)).filter((c) => c.labels["traefik.enable"] === "true").map((c) => c.role);
+    expect({ guarded: labelled({ proxy }), unguarded: labelled({ proxy, guard: { enabled: false } }) }).toEqual({ guarded: ["guard"], unguarded: ["app"] });
   });
 
   it("CgroupParent: not checked without slices; the child slice's path (cgroupfs) or name (systemd) with them", () => {
@@ -107,6 +120,7 @@ describe("wantedContainers", () => {
       "/metamcp.slice/metamcp-app.slice",
       "/metamcp.slice/metamcp-db.slice",
       "/metamcp.slice/metamcp-monitor.slice",
+      "/metamcp.slice/metamcp-guard.slice",
     ]);
     expect(wantedContainers(devWith({ host: host("systemd") }))[0].cgroupParent).toBe("metamcp-app.slice");
   });

@@ -9,6 +9,7 @@ import { databaseSchema } from "./database";
 import { dockerHost } from "./dockerHost";
 import { flag, namePrefix, strictObject } from "./fields";
 import { hostPushers, hostSchema } from "./host";
+import { guardSchema } from "./guard";
 import { loggingSchema } from "./logging";
 import { monitorSchema } from "./monitor";
 import { proxySchema } from "./proxy";
@@ -31,6 +32,7 @@ export const settingsSchema = strictObject({
   logging: loggingSchema.prefault({}),
   proxy: proxySchema.optional(),
   monitor: monitorSchema.prefault({}),
+  guard: guardSchema.prefault({}),
   host: hostSchema.prefault({}),
 }, SECRET_KEYS).superRefine((settings, ctx) => {
   const pushers = hostPushers(settings);

@@ -1,7 +1,8 @@
 /**
- * The monitor image is built from monitor/ on the stack's Docker host. Its tag is a hash of the
- * files that go into the build, so a change to the monitor's code gives a new tag, and the new
- * image replaces the running sidecar; an unchanged tree builds nothing new.
+ * The images the stack builds itself (the monitor from monitor/, the session guard from guard/) are
+ * built on the stack's Docker host. Each tag is a hash of the files that go into its build, so a
+ * change to the code gives a new tag, and the new image replaces the running container; an unchanged
+ * tree builds nothing new.
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
@@ -9,8 +10,10 @@ import { join, relative } from "node:path";
 
 /** The folder the monitor image is built from (monitor/ at the repo root). */
 export const MONITOR_CONTEXT = join(__dirname, "..", "..", "monitor");
+/** The folder the session guard's image is built from (guard/ at the repo root). */
+export const GUARD_CONTEXT = join(__dirname, "..", "..", "guard");
 
-/** Never part of the image's inputs: the same list as monitor/.dockerignore. */
+/** Never part of the image's inputs: the same list as monitor/.dockerignore and guard/.dockerignore. */
 const IGNORED = new Set(["node_modules", "dist"]);
 
 /** Files under `dir`, relative, sorted, so the hash does not depend on directory order. */
