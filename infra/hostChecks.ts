@@ -13,6 +13,7 @@ export function cpuCaps(config: StackConfig): Array<{ key: string; cpus: number 
     { key: "app.limits.cpus", cpus: config.app.limits.cpus },
     ...(config.database.mode === "internal" ? [{ key: "database.limits.cpus", cpus: config.database.limits.cpus }] : []),
     ...(config.monitor.enabled ? [{ key: "monitor.limits.cpus", cpus: config.monitor.limits.cpus }] : []),
+    ...(config.guard.enabled ? [{ key: "guard.limits.cpus", cpus: config.guard.limits.cpus }] : []),
   ];
 }
 

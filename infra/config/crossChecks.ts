@@ -4,6 +4,7 @@
  * production. Pure: they judge the resolved config, so what they refuse is what `pulumi up` would run.
  */
 import { capacityProblems, type KeyProblem } from "../capacity";
+import { formatDuration as formatGuardDuration, parseDuration as parseGuardDuration } from "../../guard/src/config";
 import { parseDuration } from "../../monitor/src/config";
 import { formatSize } from "./units";
 import { imageTag } from "./schema/fields";
@@ -33,6 +34,7 @@ export function crossChecks(parsed: ParsedSettings, config: StackConfig): CrossC
         emergencyTasks: typeof parsed.monitor.emergencyTasks === "number" ? parsed.monitor.emergencyTasks : undefined,
       }),
       ...monitorThresholdProblems(config),
+      ...sessionBoundProblems(config),
       ...portProblems(config),
       ...images.problems,
     ],
@@ -70,6 +72,24 @@ export function monitorThresholdProblems(config: StackConfig): KeyProblem[] {
   return problems;
 }
 
+/**
+ * MetaMCP's session lifetime is a backstop behind the guard's idle timeout: shorter, it would end every
+ * session, in use or not, before the guard could tell an idle one.
+ */
+export function sessionBoundProblems(config: StackConfig): KeyProblem[] {
+  const lifetime = config.app.settings.sessionLifetime;
+  const idle = parseGuardDuration(config.guard.idleTimeout);
+  if (!config.guard.enabled || lifetime === "off" || idle === undefined || lifetime > idle) return [];
+  return [
+    {
+      key: "app.settings.sessionLifetime",
+      message:
+        `${formatGuardDuration(lifetime)} is not longer than guard.idleTimeout (${config.guard.idleTimeout}): MetaMCP would end ` +
+        "sessions in use before the guard ends idle ones; make it longer (it is the backstop), or off",
+    },
+  ];
+}
+
 /** A port the stack publishes on the Docker host, with the key that sets it. */
 export interface PublishedPort {
   key: string;
@@ -81,6 +101,7 @@ export function publishedPorts(config: StackConfig): PublishedPort[] {
   return [
     { key: "app.port", port: config.app.port },
     ...(config.monitor.enabled ? [{ key: "monitor.metrics.hostPort", port: config.monitor.metrics.hostPort }] : []),
+    ...(config.guard.enabled ? [{ key: "guard.metrics.hostPort", port: config.guard.metrics.hostPort }] : []),
   ];
 }
 
@@ -102,6 +123,7 @@ export function configuredImages(config: StackConfig): Array<{ key: string; imag
     { key: "app.image", image: config.app.image },
     ...(config.database.mode === "internal" ? [{ key: "database.image", image: config.database.image }] : []),
     ...(config.monitor.enabled && config.monitor.image ? [{ key: "monitor.image", image: config.monitor.image }] : []),
+    ...(config.guard.enabled && config.guard.image ? [{ key: "guard.image", image: config.guard.image }] : []),
   ];
 }
 
