@@ -5,8 +5,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execInContainer } from "../../infra/dockerEngine/exec";
-import { parseDockerHost } from "../../infra/dockerEngine/transport";
-import { describeWithDocker, docker, removeTestContainers, runTestContainer } from "../support/docker";
+import { describeWithDocker, docker, removeTestContainers, runTestContainer, useEngineOverTcp } from "../support/docker";
 import { busyboxImage } from "../support/images";
 
 const HOST = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
@@ -87,25 +86,10 @@ describeWithDocker("execInContainer on a real engine", () => {
 
   describe("tcp:// transport", () => {
     // The engine listens on a unix socket only; a 127.0.0.1 forwarder gives us a real engine over tcp.
-    let forwarder: net.Server;
-    let tcpHost: string;
-
-    beforeAll(async () => {
-      const target = parseDockerHost(HOST);
-      if (target.kind !== "unix") throw new Error(`tcp test expects a unix DOCKER_HOST, got ${HOST}`);
-      forwarder = net.createServer({ allowHalfOpen: true }, (client) => {
-        const upstream = net.connect({ path: target.socketPath, allowHalfOpen: true });
-        client.pipe(upstream).pipe(client);
-        client.on("error", () => upstream.destroy());
-        upstream.on("error", () => client.destroy());
-      });
-      await new Promise<void>((resolve) => forwarder.listen(0, "127.0.0.1", resolve));
-      tcpHost = `tcp://127.0.0.1:${(forwarder.address() as net.AddressInfo).port}`;
-    });
-    afterAll(() => new Promise<void>((resolve) => forwarder.close(() => resolve())));
+    const tcpHost = useEngineOverTcp(HOST);
 
     it("stdin, output and exit code over tcp", async () => {
-      expect(await execInContainer(tcpHost, id, ["sh", "-c", "cat; exit 7"], { stdin: "via tcp" })).toEqual({
+      expect(await execInContainer(tcpHost(), id, ["sh", "-c", "cat; exit 7"], { stdin: "via tcp" })).toEqual({
         exitCode: 7,
         stdout: "via tcp",
         stderr: "",
