@@ -7,8 +7,8 @@ import { defineConfig } from "vitest/config";
  * - "unit": pure functions and the program under Pulumi mocks, in-process (`npm run test:unit`);
  * - "process": suites that run programs in child processes: our scripts against a fake
  *   `pulumi`, the entry file through Pulumi's own runner and ts-node, the policy runner;
- * - "engine": suites that need a real server: a Docker engine (or a systemd host in one), which is
- *   what declaring them with describeWithDocker means, or PostgreSQL (describeWithPostgres).
+ * - "engine": suites that need a real Docker engine (or a systemd host in one), which is what
+ *   declaring them with describeWithDocker means.
  * `npm test` runs all three, one file at a time: the engine suites share one engine on a
  * 2-core machine, and timing-sensitive load tests must not compete with other files.
  */
@@ -29,6 +29,7 @@ function testFiles(dir: string): string[] {
 }
 
 const all = testFiles("test");
+/** Engine suites: declared with describeWithDocker, or with describeWithPostgres (a real PostgreSQL server). */
 const needsEngine = (file: string) => /describeWith(Docker|Postgres)\(/.test(readFileSync(file, "utf8"));
 const runsProcesses = (file: string) => PROCESS_SUITES.some((prefix) => file.startsWith(prefix));
 

@@ -5,7 +5,6 @@
  *
  *     const image = await busyboxImage();   // "metamcp-guard-test/busybox:local": sh, sleep, ps, cat, …
  *     const node = await nodeImage();       // "metamcp-guard-test/node:local": /usr/local/bin/node + busybox sh
- *     const psql = await psqlImage();       // "metamcp-guard-test/psql:local": Debian's psql client + busybox sh
  */
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -15,7 +14,6 @@ import { docker } from "./dockerCli";
 
 export const BUSYBOX_IMAGE = "metamcp-guard-test/busybox:local";
 export const NODE_IMAGE = "metamcp-guard-test/node:local";
-export const PSQL_IMAGE = "metamcp-guard-test/psql:local";
 
 /** Debian's busybox-static installs here; a dynamically linked busybox would not run in an empty image. */
 const BUSYBOX_PATH = "/bin/busybox";
@@ -26,14 +24,9 @@ const BUSYBOX_PATH = "/bin/busybox";
 const IMAGE_LABEL = "metamcp-guard.test-image";
 /** Records which node binary went in, so a changed Node version rebuilds the image. */
 const NODE_VERSION_LABEL = "metamcp-guard.test-image.node-version";
-/** Records which psql went in (its `--version` line), so an upgraded client rebuilds the image. */
-const PSQL_VERSION_LABEL = "metamcp-guard.test-image.psql-version";
-/** Where Debian's postgresql-client packages put the real psql (/usr/bin/psql is a Perl wrapper). */
-const DEBIAN_POSTGRESQL_DIR = "/usr/lib/postgresql";
 
 let busyboxBuild: Promise<string> | undefined;
 let nodeBuild: Promise<string> | undefined;
-let psqlBuild: Promise<string> | undefined;
 
 /** Name of a busybox image with applet links in /bin (PATH=/bin); builds it if missing. */
 export function busyboxImage(): Promise<string> {
@@ -62,7 +55,8 @@ export function nodeImage(): Promise<string> {
     if ((await imageLabel(NODE_IMAGE, NODE_VERSION_LABEL)) === process.version) return NODE_IMAGE;
     await withTempDir(async (root) => {
       addBusybox(root);
-      copyWithLibraries(root, process.execPath, "/usr/local/bin/node");
+      copyInto(root, process.execPath, "/usr/local/bin/node");
+      for (const lib of sharedLibraries(process.execPath)) copyInto(root, lib, lib);
       await importFolder(root, NODE_IMAGE, [
         "ENV PATH=/usr/local/bin:/bin",
         'CMD ["node"]',
@@ -76,51 +70,6 @@ export function nodeImage(): Promise<string> {
     nodeBuild = undefined;
     throw err;
   });
-}
-
-/**
- * Name of an image holding Debian's psql client (the newest `/usr/lib/postgresql/<version>/bin/psql`) at
- * /usr/local/bin/psql with the libraries `ldd` lists for it, and busybox for /bin/sh and sleep. Rebuilt when the
- * client's version changes. Needs `postgresql-client` (or `postgresql`) installed; throws saying so otherwise.
- */
-export function psqlImage(): Promise<string> {
-  psqlBuild ??= (async () => {
-    const psql = debianPsql();
-    const version = execFileSync(psql, ["--version"], { encoding: "utf8" }).trim();
-    if ((await imageLabel(PSQL_IMAGE, PSQL_VERSION_LABEL)) === version) return PSQL_IMAGE;
-    await withTempDir(async (root) => {
-      addBusybox(root);
-      copyWithLibraries(root, psql, "/usr/local/bin/psql");
-      await importFolder(root, PSQL_IMAGE, [
-        "ENV PATH=/usr/local/bin:/bin",
-        'CMD ["sh"]',
-        `LABEL ${IMAGE_LABEL}=psql`,
-        `LABEL ${PSQL_VERSION_LABEL}=${JSON.stringify(version)}`,
-      ]);
-    });
-    return PSQL_IMAGE;
-  })();
-  return psqlBuild.catch((err) => {
-    psqlBuild = undefined;
-    throw err;
-  });
-}
-
-function debianPsql(): string {
-  const versions = fs.existsSync(DEBIAN_POSTGRESQL_DIR)
-    ? fs.readdirSync(DEBIAN_POSTGRESQL_DIR).filter((v) => fs.existsSync(path.join(DEBIAN_POSTGRESQL_DIR, v, "bin/psql")))
-    : [];
-  const newest = versions.sort((a, b) => Number(a) - Number(b)).pop();
-  if (!newest) {
-    throw new Error(`the psql test image needs Debian's psql in ${DEBIAN_POSTGRESQL_DIR}/<version>/bin: apt-get install -y postgresql-client`);
-  }
-  return path.join(DEBIAN_POSTGRESQL_DIR, newest, "bin/psql");
-}
-
-/** Copies a dynamically linked binary to `to` in the image folder, with every library `ldd` lists at its own path. */
-function copyWithLibraries(root: string, binary: string, to: string): void {
-  copyInto(root, binary, to);
-  for (const lib of sharedLibraries(binary)) copyInto(root, lib, lib);
 }
 
 /** Paths `ldd` resolves for a binary, including the dynamic loader (listed without "=>"). Pure parse. */
@@ -211,4 +160,57 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export const PSQL_IMAGE = "metamcp-guard-test/psql:local";
+/** Records which psql went in (its `--version` line), so an upgraded client rebuilds the image. */
+const PSQL_VERSION_LABEL = "metamcp-guard.test-image.psql-version";
+/** Where Debian's postgresql-client packages put the real psql (/usr/bin/psql is a Perl wrapper). */
+const DEBIAN_POSTGRESQL_DIR = "/usr/lib/postgresql";
+let psqlBuild: Promise<string> | undefined;
+
+/**
+ * Name of an image holding Debian's psql client (the newest `/usr/lib/postgresql/<version>/bin/psql`) at
+ * /usr/local/bin/psql with the libraries `ldd` lists for it, and busybox for /bin/sh and sleep:
+ * "metamcp-guard-test/psql:local". Rebuilt when the client's version changes. Needs `postgresql-client` (or
+ * `postgresql`) installed; throws saying so otherwise.
+ */
+export function psqlImage(): Promise<string> {
+  psqlBuild ??= (async () => {
+    const psql = debianPsql();
+    const version = execFileSync(psql, ["--version"], { encoding: "utf8" }).trim();
+    if ((await imageLabel(PSQL_IMAGE, PSQL_VERSION_LABEL)) === version) return PSQL_IMAGE;
+    await withTempDir(async (root) => {
+      addBusybox(root);
+      copyWithLibraries(root, psql, "/usr/local/bin/psql");
+      await importFolder(root, PSQL_IMAGE, [
+        "ENV PATH=/usr/local/bin:/bin",
+        'CMD ["sh"]',
+        `LABEL ${IMAGE_LABEL}=psql`,
+        `LABEL ${PSQL_VERSION_LABEL}=${JSON.stringify(version)}`,
+      ]);
+    });
+    return PSQL_IMAGE;
+  })();
+  return psqlBuild.catch((err) => {
+    psqlBuild = undefined;
+    throw err;
+  });
+}
+
+function debianPsql(): string {
+  const versions = fs.existsSync(DEBIAN_POSTGRESQL_DIR)
+    ? fs.readdirSync(DEBIAN_POSTGRESQL_DIR).filter((v) => fs.existsSync(path.join(DEBIAN_POSTGRESQL_DIR, v, "bin/psql")))
+    : [];
+  const newest = versions.sort((a, b) => Number(a) - Number(b)).pop();
+  if (!newest) {
+    throw new Error(`the psql test image needs Debian's psql in ${DEBIAN_POSTGRESQL_DIR}/<version>/bin: apt-get install -y postgresql-client`);
+  }
+  return path.join(DEBIAN_POSTGRESQL_DIR, newest, "bin/psql");
+}
+
+/** Copies a dynamically linked binary to `to` in the image folder, with every library `ldd` lists at its own path. */
+function copyWithLibraries(root: string, binary: string, to: string): void {
+  copyInto(root, binary, to);
+  for (const lib of sharedLibraries(binary)) copyInto(root, lib, lib);
 }
