@@ -31,7 +31,8 @@ function testFiles(dir: string): string[] {
 }
 
 const all = testFiles("test");
-const needsEngine = (file: string) => readFileSync(file, "utf8").includes("describeWithDocker(");
+/** Engine suites: declared with describeWithDocker, or with describeWithPostgres (a real PostgreSQL server). */
+const needsEngine = (file: string) => /describeWith(Docker|Postgres)\(/.test(readFileSync(file, "utf8"));
 const runsProcesses = (file: string) => PROCESS_SUITES.some((prefix) => file.startsWith(prefix));
 
 export default defineConfig({

@@ -7,11 +7,10 @@ import {
   applyPidsLimit,
   checkApiVersion,
   getPidsLimit,
-  parseDockerHost,
   setPidsLimit,
 } from "../../infra/pidsLimit/dockerApi";
 import { diffPidsLimit, pidsLimitProvider as provider } from "../../infra/pidsLimit/provider";
-import { describeWithDocker, docker, type DockerCliError, removeTestContainers, runTestContainer } from "../support/docker";
+import { describeWithDocker, docker, type DockerCliError, removeTestContainers, runTestContainer, useEngineOverTcp } from "../support/docker";
 import { busyboxImage } from "../support/images";
 
 /** The engine the docker CLI talks to. */
@@ -113,25 +112,10 @@ describeWithDocker("PidsLimit provider on a real engine", () => {
 
   describe("tcp:// transport", () => {
     // The engine listens on a unix socket only; a 127.0.0.1 forwarder gives us a real engine over tcp.
-    let forwarder: net.Server;
-    let tcpHost: string;
-
-    beforeAll(async () => {
-      const target = parseDockerHost(HOST);
-      if (target.kind !== "unix") throw new Error(`tcp test expects a unix DOCKER_HOST, got ${HOST}`);
-      forwarder = net.createServer((client) => {
-        const upstream = net.connect(target.socketPath);
-        client.pipe(upstream).pipe(client);
-        client.on("error", () => upstream.destroy());
-        upstream.on("error", () => client.destroy());
-      });
-      await new Promise<void>((resolve) => forwarder.listen(0, "127.0.0.1", resolve));
-      tcpHost = `tcp://127.0.0.1:${(forwarder.address() as net.AddressInfo).port}`;
-    });
-    afterAll(() => new Promise<void>((resolve) => forwarder.close(() => resolve())));
+    const tcpHost = useEngineOverTcp(HOST);
 
     it("applies and reads back", async () => {
-      expect(await applyPidsLimit(tcpHost, id, 77)).toBe(77);
+      expect(await applyPidsLimit(tcpHost(), id, 77)).toBe(77);
       expect(await inspectPidsLimit(id)).toBe("77");
     });
   });

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PidsLimit } from "../../infra/pidsLimit";
-import { loadSerializedProvider } from "./fixtures/loadSerializedProvider";
+import { loadSerializedProvider } from "../support/loadSerializedProvider";
 
 describe("PidsLimit under Pulumi mocks (vitest)", () => {
   const seen: pulumi.runtime.MockResourceArgs[] = [];

@@ -1,5 +1,6 @@
 // The ssh:// transport against a real sshd on 127.0.0.1 (started here with a throwaway key), which runs
-// `docker system dial-stdio` like the docker CLI and the Pulumi docker provider do.
+// `docker system dial-stdio` like the docker CLI and the Pulumi docker provider do: PidsLimit's calls, and the
+// exec that MetaMcpSettings runs psql with (an upgraded connection whose sending half is closed after stdin).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -7,6 +8,7 @@ import { freePort } from "../support/net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execInContainer } from "../../infra/dockerEngine/exec";
 import { applyPidsLimit, getPidsLimit } from "../../infra/pidsLimit/dockerApi";
 import { describeWithDocker, docker, removeTestContainers, runTestContainer } from "../support/docker";
 import { busyboxImage } from "../support/images";
@@ -98,6 +100,14 @@ describeWithDocker("ssh:// transport", () => {
       expect(await applyPidsLimit(host, id, 44, { sshArgs })).toBe(44);
       expect(await getPidsLimit(host, id, { sshArgs })).toBe(44);
       expect(await docker("inspect", "-f", "{{.HostConfig.PidsLimit}}", id)).toBe("44");
+    });
+
+    it("runs a command in the container over ssh: stdin in and closed, output and exit code back", async () => {
+      expect(await execInContainer(host, id, ["sh", "-c", "cat; echo done >&2; exit 5"], { stdin: "over ssh\n", sshArgs })).toEqual({
+        exitCode: 5,
+        stdout: "over ssh\n",
+        stderr: "done\n",
+      });
     });
 
     it("reports a missing container as not found over ssh too", async () => {

@@ -2,24 +2,16 @@
 // serializes the provider, and the dynamic-provider host later evaluates that text in another process. Here
 // the text is evaluated in a fresh Node process whose working directory is an empty temp folder, so the
 // provider cannot lean on this repository or its node_modules, and it is driven against the real engine.
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithDocker, docker, removeTestContainers, runTestContainer } from "../support/docker";
 import { busyboxImage } from "../support/images";
+import { runNode } from "../support/runNode";
 
 const ROOT = path.resolve(__dirname, "../..");
 const HOST = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
-
-function node(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { cwd, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`node ${args.join(" ")} failed: ${err.message}\n${stderr}`)) : resolve(stdout.trim()),
-    );
-  });
-}
 
 /**
  * Runs in the fresh process: loads the serialized text like the dynamic-provider host
@@ -65,8 +57,8 @@ describeWithDocker("provider serialized under ts-node, evaluated in a fresh proc
   it("round-trips and drives the real engine", async () => {
     const file = path.join(tmp, "provider.js");
     const summary = JSON.parse(
-      await node(
-        ["test/pidsLimit/fixtures/registerTsNodeLikePulumi.js", "test/pidsLimit/fixtures/serializeUnderTsNode.ts", file],
+      await runNode(
+        ["test/support/registerTsNodeLikePulumi.js", "test/support/serializeUnderTsNode.ts", file, "PidsLimit"],
         ROOT,
       ),
     );
@@ -78,7 +70,7 @@ describeWithDocker("provider serialized under ts-node, evaluated in a fresh proc
     expect(required.length).toBeGreaterThan(0);
     expect(required.every((r) => r.startsWith("node:"))).toBe(true);
 
-    const result = JSON.parse(await node(["-e", DRIVER, file, HOST, id], tmp));
+    const result = JSON.parse(await runNode(["-e", DRIVER, file, HOST, id], tmp));
     const outs = (limit: number) => ({ dockerHost: HOST, containerId: id, limit });
     expect(result.check.failures).toEqual([]);
     expect(result.created).toEqual({ id, outs: outs(33) });

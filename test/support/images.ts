@@ -233,3 +233,56 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+export const PSQL_IMAGE = "metamcp-guard-test/psql:local";
+/** Records which psql went in (its `--version` line), so an upgraded client rebuilds the image. */
+const PSQL_VERSION_LABEL = "metamcp-guard.test-image.psql-version";
+/** Where Debian's postgresql-client packages put the real psql (/usr/bin/psql is a Perl wrapper). */
+const DEBIAN_POSTGRESQL_DIR = "/usr/lib/postgresql";
+let psqlBuild: Promise<string> | undefined;
+
+/**
+ * Name of an image holding Debian's psql client (the newest `/usr/lib/postgresql/<version>/bin/psql`) at
+ * /usr/local/bin/psql with the libraries `ldd` lists for it, and busybox for /bin/sh and sleep:
+ * "metamcp-guard-test/psql:local". Rebuilt when the client's version changes. Needs `postgresql-client` (or
+ * `postgresql`) installed; throws saying so otherwise.
+ */
+export function psqlImage(): Promise<string> {
+  psqlBuild ??= (async () => {
+    const psql = debianPsql();
+    const version = execFileSync(psql, ["--version"], { encoding: "utf8" }).trim();
+    if ((await imageLabel(PSQL_IMAGE, PSQL_VERSION_LABEL)) === version) return PSQL_IMAGE;
+    await withTempDir(async (root) => {
+      addBusybox(root);
+      copyWithLibraries(root, psql, "/usr/local/bin/psql");
+      await importFolder(root, PSQL_IMAGE, [
+        "ENV PATH=/usr/local/bin:/bin",
+        'CMD ["sh"]',
+        `LABEL ${IMAGE_LABEL}=psql`,
+        `LABEL ${PSQL_VERSION_LABEL}=${JSON.stringify(version)}`,
+      ]);
+    });
+    return PSQL_IMAGE;
+  })();
+  return psqlBuild.catch((err) => {
+    psqlBuild = undefined;
+    throw err;
+  });
+}
+
+function debianPsql(): string {
+  const versions = fs.existsSync(DEBIAN_POSTGRESQL_DIR)
+    ? fs.readdirSync(DEBIAN_POSTGRESQL_DIR).filter((v) => fs.existsSync(path.join(DEBIAN_POSTGRESQL_DIR, v, "bin/psql")))
+    : [];
+  const newest = versions.sort((a, b) => Number(a) - Number(b)).pop();
+  if (!newest) {
+    throw new Error(`the psql test image needs Debian's psql in ${DEBIAN_POSTGRESQL_DIR}/<version>/bin: apt-get install -y postgresql-client`);
+  }
+  return path.join(DEBIAN_POSTGRESQL_DIR, newest, "bin/psql");
+}
+
+/** Copies a dynamically linked binary to `to` in the image folder, with every library `ldd` lists at its own path. */
+function copyWithLibraries(root: string, binary: string, to: string): void {
+  copyInto(root, binary, to);
+  for (const lib of sharedLibraries(binary)) copyInto(root, lib, lib);
+}
