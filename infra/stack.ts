@@ -14,6 +14,7 @@ import { ProcessMonitor } from "./components/monitor";
 import { Postgres } from "./components/postgres";
 import { SessionGuard } from "./components/sessionGuard";
 import { HostSlices, MonitorKeeper } from "./host";
+import { MetaMcpSettings } from "./metamcpSettings";
 
 /** The bridge driver's switch for NAT of outgoing traffic; "false" leaves a network without a route out. */
 export const NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade";
@@ -100,6 +101,20 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
     dependsOn: database ? [database] : [],
   });
   containers.metamcp = metamcp.containerName;
+
+  // MetaMCP's own settings live in its database, in a table its migrations create when its
+  // container starts: written after it, and read back on refresh.
+  new MetaMcpSettings(
+    "metamcp-settings",
+    {
+      sessionLifetimeMs: config.app.settings.sessionLifetime === "off" ? null : config.app.settings.sessionLifetime,
+      maxAttempts: config.app.settings.maxAttempts,
+      database: database
+        ? { dockerHost: config.dockerHost, containerId: database.containerId, user: config.database.user, database: config.database.name }
+        : { databaseUrl },
+    },
+    { dependsOn: [metamcp] },
+  );
 
   let guardMetricsUrl: pulumi.Output<string> | undefined;
   if (config.guard.enabled) {

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { VolumeLock, volumeChangeProblem, volumeLockProvider } from "../../infra/dataVolume/lock";
-import { loadSerializedProvider } from "../pidsLimit/fixtures/loadSerializedProvider";
+import { loadSerializedProvider } from "../support/loadSerializedProvider";
 
 describe("volumeChangeProblem", () => {
   const olds = { volumeName: "metamcp-dev-pgdata", acceptNewVolume: false };

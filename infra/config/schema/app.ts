@@ -1,6 +1,7 @@
 /** Settings of the MetaMCP container (`metamcp-guard:app`). */
 import { z } from "zod";
 import type { CapacityInput } from "../../capacity";
+import { MAX_MAX_ATTEMPTS, MAX_SESSION_LIFETIME_MS, MIN_MAX_ATTEMPTS, MIN_SESSION_LIFETIME_MS } from "../../metamcpSettings/settings";
 import { duration, durationMs, envName, flag, imageRef, ipAddress, positiveDuration, restartPolicy, strictObject, wholeNumber } from "./fields";
 import { appLimitsSchema } from "./limits";
 
@@ -88,14 +89,15 @@ const capacitySchema = strictObject({
 const settingsSchema = strictObject({
   /**
    * SESSION_LIFETIME: MetaMCP ends a session this long after it began, whatever its use. A backstop behind
-   * the session guard's idle timeout; `off` leaves sessions unbounded (MetaMCP's own default).
+   * the session guard's idle timeout; `off` leaves sessions unbounded (MetaMCP's own default). MetaMCP's
+   * own bounds: 5m to 24h.
    */
-  sessionLifetime: z.union([z.literal("off"), durationMs(60_000, 30 * 24 * 3_600_000)]).default(24 * 3_600_000),
+  sessionLifetime: z.union([z.literal("off"), durationMs(MIN_SESSION_LIFETIME_MS, MAX_SESSION_LIFETIME_MS)]).default(MAX_SESSION_LIFETIME_MS),
   /**
    * MCP_MAX_ATTEMPTS: crashes of a server (per MetaMCP process lifetime) before MetaMCP marks it ERROR for
    * every client. MetaMCP's own default of 1 turns any one killed process into an outage.
    */
-  maxAttempts: wholeNumber(1, 100).default(3),
+  maxAttempts: wholeNumber(MIN_MAX_ATTEMPTS, MAX_MAX_ATTEMPTS).default(3),
 });
 
 export const appSchema = strictObject({
