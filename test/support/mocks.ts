@@ -59,9 +59,12 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
   }
 }
 
-/** Declares the stack for `stack` (its real Pulumi.<stack>.yaml plus test secrets and overrides). */
-export async function declareStack(stack: string, overrides: Record<string, unknown> = {}): Promise<DeclaredStack> {
-  const { values, secretKeys } = stackValues(stack, overrides);
+/**
+ * Declares the stack for `stack` (its real Pulumi.<stack>.yaml, or `file`, plus test secrets and
+ * overrides).
+ */
+export async function declareStack(stack: string, overrides: Record<string, unknown> = {}, file?: string): Promise<DeclaredStack> {
+  const { values, secretKeys } = stackValues(stack, overrides, file);
   const resources: RecordedResource[] = [];
   const options = new Map<string, RecordedOptions>();
   await pulumi.runtime.setMocks(

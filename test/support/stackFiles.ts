@@ -19,8 +19,9 @@ export const TEST_SECRETS = {
 
 export type ConfigValues = Record<string, string>;
 
-export function readStackFile(stack: string): ConfigValues {
-  const text = readFileSync(join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8");
+/** The stack's file: `Pulumi.<stack>.yaml` at the repo root, unless another `file` is named. */
+export function readStackFile(stack: string, file = join(REPO_ROOT, `Pulumi.${stack}.yaml`)): ConfigValues {
+  const text = readFileSync(file, "utf8");
   const config = (parse(text) as { config?: Record<string, unknown> }).config ?? {};
   return Object.fromEntries(
     Object.entries(config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
@@ -31,8 +32,8 @@ export function readStackFile(stack: string): ConfigValues {
  * A stack file plus the secrets its settings need. Pass `overrides` to change a structured
  * key by deep merge, e.g. { "metamcp-guard:app": { limits: { pids: 0 } } }.
  */
-export function stackValues(stack: string, overrides: Record<string, unknown> = {}): { values: ConfigValues; secretKeys: string[] } {
-  const values: ConfigValues = { ...readStackFile(stack) };
+export function stackValues(stack: string, overrides: Record<string, unknown> = {}, file?: string): { values: ConfigValues; secretKeys: string[] } {
+  const values: ConfigValues = { ...readStackFile(stack, file) };
   // The stack file's own host settings: with an SSH host, something is pushed there (slices, or
   // the monitor keeper, which is on by default wherever host.ssh is set) and the key is needed.
   const host = JSON.parse(values["metamcp-guard:host"] ?? "{}") as { slices?: { enabled?: boolean }; ssh?: unknown };

@@ -1,0 +1,83 @@
+/**
+ * What the run measures, read from the kernel and from the programs themselves: MetaMCP's tasks and
+ * memory from its container's own cgroup (what its caps bind), its MCP server groups from its process
+ * table, the guard's sessions from its /metrics, the monitor's reaps from its audit log.
+ */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { cgroupDir } from "../test/load/support/cgroup";
+import { parseExposition } from "../test/monitor/support/prom";
+import { docker } from "../test/support/dockerCli";
+
+export interface Sample {
+  /** Seconds since the run began. */
+  t: number;
+  tasks: number;
+  memoryMiB: number;
+  /** `npm exec` leaders in MetaMCP's PID namespace: one per MCP server group. */
+  groups: number;
+  /** Sessions the guard tracks. */
+  guardSessions: number;
+}
+
+/** One reading; undefined fields when MetaMCP is between restarts. */
+export async function sample(appId: string, guardMetricsPort: number, startedAt: number): Promise<Sample> {
+  const t = Math.round((Date.now() - startedAt) / 1000);
+  const [tasks, memoryMiB, groups, metrics] = await Promise.all([
+    cgroupValue(appId, "pids", ["pids.current"]).catch(() => NaN),
+    cgroupValue(appId, "memory", ["memory.usage_in_bytes", "memory.current"]).then((b) => Math.round(b / 2 ** 20), () => NaN),
+    serverGroups(appId).catch(() => NaN),
+    guardMetrics(guardMetricsPort).catch(() => ({}) as Record<string, number>),
+  ]);
+  return { t, tasks, memoryMiB, groups, guardSessions: metrics.metamcp_guard_sessions ?? NaN };
+}
+
+async function cgroupValue(containerId: string, controller: "pids" | "memory", files: string[]): Promise<number> {
+  const dir = await cgroupDir(containerId, controller);
+  const file = files.find((name) => fs.existsSync(path.join(dir, name)));
+  if (!file) throw new Error(`none of ${files.join(", ")} in ${dir}`);
+  return Number(fs.readFileSync(path.join(dir, file), "utf8").trim());
+}
+
+/** MCP server groups alive in the container: MetaMCP starts each with `npm exec <package>`. */
+export async function serverGroups(containerId: string): Promise<number> {
+  const table = await docker("top", containerId, "-o", "pid,args");
+  return table.split("\n").slice(1).filter((line) => /^\s*\d+\s+npm exec /.test(line)).length;
+}
+
+/** The guard's samples by name and labels, e.g. `metamcp_guard_sessions_ended_total{reason="idle"}`. */
+export async function guardMetrics(port: number): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  const figures: Record<string, number> = {};
+  for (const { name, labels, value } of parseExposition(await res.text()).samples) {
+    const labelText = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(",");
+    figures[labelText ? `${name}{${labelText}}` : name] = value;
+  }
+  return figures;
+}
+
+export interface MonitorRecord {
+  event: string;
+  reason?: string;
+  [key: string]: unknown;
+}
+
+/** The monitor's audit log (JSON lines on stdout). */
+export async function monitorAudit(monitorId: string): Promise<MonitorRecord[]> {
+  const out = await docker("logs", monitorId);
+  return out
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as MonitorRecord);
+}
+
+/** Lines of MetaMCP's log (stdout and stderr) that say a thread or process could not be made: the PID cap was hit. */
+export function forkFailures(appId: string): Promise<string[]> {
+  return new Promise((resolve) => {
+    execFile("docker", ["logs", appId], { maxBuffer: 256 * 1024 * 1024 }, (_err, stdout, stderr) => {
+      const lines = `${stdout}\n${stderr}`.split("\n");
+      resolve(lines.filter((line) => /EAGAIN|pthread_create|Resource temporarily unavailable|can't fork/i.test(line)));
+    });
+  });
+}
