@@ -83,6 +83,7 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
       host,
       targetContainerId: metamcp.containerId,
       network: frontend.name,
+      dependsOn: [metamcp.pidsLimit],
     });
     containers.monitor = monitor.containerName;
     limits.monitor = describeLimits(config.monitor.limits);
