@@ -82,7 +82,10 @@ describeWithDocker("PidsLimit provider on a real engine", () => {
   });
 
   it("read returns the values in force; a hand edit shows as drift that diff turns into an update", async () => {
-    expect(await provider.read!(id, inputs())).toEqual({ id, props: inputs() });
+    const read = await provider.read!(id, inputs());
+    expect(read).toEqual({ id, props: inputs() });
+    // Refresh of an unchanged container: nothing to do on the next preview.
+    expect(diffPidsLimit(read.props!, inputs())).toMatchObject({ changes: false });
     await docker("update", "--pids-limit", "500", id);
     const refreshed = await provider.read!(id, inputs());
     expect(refreshed.props?.limit).toBe(500);

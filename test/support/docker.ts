@@ -25,20 +25,27 @@ export * from "./dockerCli";
 
 /** `describe` for suites that need a real engine; see dockerSuiteMode. A skipped suite's name says why. */
 export function describeWithDocker(name: string, fn: () => void): void {
-  const reason = dockerUnavailableReason();
-  switch (dockerSuiteMode(reason, process.env.CI)) {
+  describeNeeding(name, "a Docker engine", dockerUnavailableReason(), fn);
+}
+
+/**
+ * `describe` for a suite that needs `what` (a Docker engine, the cgroup v2 VM): run when `unavailableReason`
+ * is undefined; otherwise skipped with the reason in its name, or, in CI, one failing test that says it.
+ */
+export function describeNeeding(name: string, what: string, unavailableReason: string | undefined, fn: () => void): void {
+  switch (dockerSuiteMode(unavailableReason, process.env.CI)) {
     case "run":
       describe(name, fn);
       break;
     case "fail":
       describe(name, () => {
-        it("needs a Docker engine (CI is set, so this is a failure, not a skip)", () => {
-          throw new Error(reason);
+        it(`needs ${what} (CI is set, so this is a failure, not a skip)`, () => {
+          throw new Error(unavailableReason);
         });
       });
       break;
     case "skip":
-      describe.skip(`${name} [skipped: ${reason}]`, fn);
+      describe.skip(`${name} [skipped: ${unavailableReason}]`, fn);
       break;
   }
 }
