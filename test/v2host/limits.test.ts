@@ -20,7 +20,7 @@ import { engineHost } from "../support/engineHost";
 import { busyboxImage } from "../support/images";
 import { REPO_ROOT } from "../support/stackFiles";
 import { waitUntil } from "../support/wait";
-import { deployContainer, describeWithV2Host, reportV2Figures, runHog, sampledWhile, vm, writeV2Stack, type V2Stack } from "./support";
+import { deployContainer, describeWithV2Host, reportV2Figures, runHog, vm, watchedHog, writeV2Stack, type V2Stack } from "./support";
 
 const MIB = 1024 * 1024;
 /** Past the stack's 48 MiB cap by far more than any rounding: killed without swap, swapped with it. */
@@ -127,28 +127,20 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     // What PidsLimit sends now: the cap with memory and memory+swap.
     const updated = await provider.update!(id, outs, inputs(wanted, id, 30));
     const afterPidsLimitUpdate = (await readMemory(cgroup)).swapLimit;
-    const before = await readMemory(cgroup);
-    const { result: hog, max: swapUsedMax } = await sampledWhile(runHog(id, HOG_MIB), async () => (await readMemory(cgroup)).swapCurrent);
-    const after = await readMemory(cgroup);
+    const hog = await watchedHog(cgroup, HOG_MIB);
     reportV2Figures("swap-after-cap-update", {
       memoryCapMiB: wanted.memory / MIB,
       swapMaxAfterCreate: afterCreate,
       swapMaxAfterBarePidsUpdate: afterBareUpdate,
       swapMaxAfterPidsLimitUpdate: afterPidsLimitUpdate,
       hogMiB: HOG_MIB,
-      hogExitCode: hog.exitCode,
-      hogSeconds: hog.seconds,
-      swapUsedMaxBytes: swapUsedMax,
-      oomKills: after.oomKills - before.oomKills,
-      peakMiB: after.peak === undefined ? undefined : after.peak / MIB,
+      hog,
     });
     expect(afterCreate).toBe(0);
     expect(afterBareUpdate).toBe(Infinity);
     expect(updated.outs).toEqual(inputs(wanted, id, 30));
     expect(afterPidsLimitUpdate).toBe(0);
-    expect(hog.exitCode).toBe(137);
-    expect(swapUsedMax).toBe(0);
-    expect(after.oomKills - before.oomKills).toBe(1);
+    expect(hog).toMatchObject({ exitCode: 137, swapUsedMax: 0, oomKills: 1 });
     await docker("rm", "-f", id);
   });
 
@@ -160,7 +152,7 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     await daemonReload();
     const swapLimit = (await readMemory(cgroup)).swapLimit;
     const report = await verify(plain);
-    const { result: hog, max: swapUsedMax } = await sampledWhile(runHog(id, HOG_MIB), async () => (await readMemory(cgroup)).swapCurrent);
+    const hog = await watchedHog(cgroup, HOG_MIB);
     // `pulumi up --refresh` would update the PidsLimit (its read shows no change, so this is `pulumi up`
     // after a targeted replace or a cap change): the update writes swap 0 again.
     await provider.update!(id, outs, inputs(wanted, id));
@@ -169,9 +161,7 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     reportV2Figures("swap-after-daemon-reload-without-slice", {
       swapMaxAfterDaemonReload: swapLimit,
       verifyRow: row(report, "memory.swap.max (kernel)"),
-      hogExitCode: hog.exitCode,
-      hogSeconds: hog.seconds,
-      swapUsedMaxBytes: swapUsedMax,
+      hog,
       swapMaxAfterPidsLimitUpdate: afterUpdate,
     });
     expect(swapLimit).toBe(Infinity);
@@ -179,7 +169,7 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     expect(row(report, "memory.swap.max (kernel)")).toMatchObject({ wanted: "none (0)", inForce: "unlimited (max)", status: "mismatch" });
     // The swap is real: the hog that is killed at the cap without it now finishes, having swapped.
     expect(hog.exitCode).toBe(0);
-    expect(swapUsedMax).toBeGreaterThan(0);
+    expect(hog.swapUsedMax).toBeGreaterThan(0);
     expect(afterUpdate).toBe(0);
     expect(verifiedAgain.ok).toBe(true);
     await docker("rm", "-f", id);
@@ -193,26 +183,19 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     await daemonReload();
     const own = (await readMemory(cgroup)).swapLimit;
     const report = await verify(sliced);
-    const before = await readMemory(cgroup);
-    const { result: hog, max: swapUsedMax } = await sampledWhile(runHog(id, HOG_MIB), async () => (await readMemory(cgroup)).swapCurrent);
-    const after = await readMemory(cgroup);
+    const hog = await watchedHog(cgroup, HOG_MIB);
     reportV2Figures("swap-after-daemon-reload-in-slice", {
       cgroup: cgroup.location.path,
       ownSwapMaxAfterDaemonReload: own,
       verifyRow: row(report, "memory.swap.max (kernel)"),
-      hogExitCode: hog.exitCode,
-      hogSeconds: hog.seconds,
-      swapUsedMaxBytes: swapUsedMax,
-      oomKills: after.oomKills - before.oomKills,
+      hog,
     });
     expect(cgroup.location.path).toContain(`/${wanted.cgroupParent}/`);
     // The container's own file says max (systemd rewrote it), and yet:
     expect(own).toBe(Infinity);
     expect(row(report, "memory.swap.max (kernel)")).toMatchObject({ inForce: expect.stringMatching(/^none \(0\) \(bound by .*-app\.slice\)$/), status: "ok" });
     expect(report.rows.filter((r) => r.status !== "ok")).toEqual([]);
-    expect(hog.exitCode).toBe(137);
-    expect(swapUsedMax).toBe(0);
-    expect(after.oomKills - before.oomKills).toBe(1);
+    expect(hog).toMatchObject({ exitCode: 137, swapUsedMax: 0, oomKills: 1 });
     await docker("rm", "-f", id);
   });
 

@@ -15,6 +15,7 @@ import { readStackConfig } from "../../infra/verify/stackFile";
 import type { WantedContainer } from "../../infra/verify/wanted";
 import { describeNeeding, docker, TEST_LABEL_KEY, TEST_OWNER_LABEL_KEY, type DockerCliError } from "../support/docker";
 import { engineHost, v2HostDescription, V2HOST_ENV, type V2HostDescription } from "../support/engineHost";
+import { readMemory, type ContainerCgroup } from "../load/support/cgroup";
 
 /** Why the suite cannot run here, or undefined when the VM answers (checked once, at collection). */
 export function v2HostUnavailableReason(): string | undefined {
@@ -142,6 +143,14 @@ export async function runHog(containerId: string, mib: number): Promise<HogResul
     (err: DockerCliError) => err.exitCode,
   );
   return { exitCode, seconds: (Date.now() - started) / 1000 };
+}
+
+/** A hog run while the cgroup's swap in use is sampled: what it did, the most swap seen, the OOM kills it caused. */
+export async function watchedHog(cgroup: ContainerCgroup, mib: number): Promise<HogResult & { swapUsedMax: number; oomKills: number }> {
+  const before = await readMemory(cgroup);
+  const { result, max } = await sampledWhile(runHog(cgroup.containerId, mib), async () => (await readMemory(cgroup)).swapCurrent);
+  const after = await readMemory(cgroup);
+  return { ...result, swapUsedMax: max, oomKills: after.oomKills - before.oomKills };
 }
 
 /** Samples `read` every `everyMs` while `work` runs; resolves to work's result and the largest sample. */
