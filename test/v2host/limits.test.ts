@@ -144,7 +144,7 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     await docker("rm", "-f", id);
   });
 
-  it("without a stack slice (dev on a local engine), a daemon-reload turns swap back on: verify says MISMATCH, a hog swaps; `pulumi up` turns it off again", async () => {
+  it("without a stack slice (dev on a local engine), a daemon-reload turns swap back on: verify says MISMATCH, a hog swaps; the next PidsLimit update turns it off again", async () => {
     const wanted = app(plain);
     const { id, outs } = await deployContainer(wanted, image, sleeper);
     const cgroup = await containerCgroup(id);
@@ -153,8 +153,8 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     const swapLimit = (await readMemory(cgroup)).swapLimit;
     const report = await verify(plain);
     const hog = await watchedHog(cgroup, HOG_MIB);
-    // `pulumi up --refresh` would update the PidsLimit (its read shows no change, so this is `pulumi up`
-    // after a targeted replace or a cap change): the update writes swap 0 again.
+    // Refresh shows nothing (Docker's record still says no swap); the next update the PidsLimit sends (a
+    // cap change, or `pulumi up --replace` of it) carries memory and memory+swap, and swap is 0 again.
     await provider.update!(id, outs, inputs(wanted, id));
     const afterUpdate = (await readMemory(cgroup)).swapLimit;
     const verifiedAgain = await verify(plain);
