@@ -4,9 +4,7 @@
  * table, the guard's sessions from its /metrics, the monitor's reaps from its audit log.
  */
 import { execFile } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { cgroupDir } from "../test/load/support/cgroup";
+import { containerCgroup, readMemory, readPids } from "../test/load/support/cgroup";
 import { parseExposition } from "../test/monitor/support/prom";
 import { docker } from "../test/support/dockerCli";
 
@@ -24,20 +22,14 @@ export interface Sample {
 /** One reading; undefined fields when MetaMCP is between restarts. */
 export async function sample(appId: string, guardMetricsPort: number, startedAt: number): Promise<Sample> {
   const t = Math.round((Date.now() - startedAt) / 1000);
+  const cgroup = containerCgroup(appId);
   const [tasks, memoryMiB, groups, metrics] = await Promise.all([
-    cgroupValue(appId, "pids", ["pids.current"]).catch(() => NaN),
-    cgroupValue(appId, "memory", ["memory.usage_in_bytes", "memory.current"]).then((b) => Math.round(b / 2 ** 20), () => NaN),
+    cgroup.then(readPids).then((p) => p.current, () => NaN),
+    cgroup.then(readMemory).then((m) => Math.round(m.current / 2 ** 20), () => NaN),
     serverGroups(appId).catch(() => NaN),
     guardMetrics(guardMetricsPort).catch(() => ({}) as Record<string, number>),
   ]);
   return { t, tasks, memoryMiB, groups, guardSessions: metrics.metamcp_guard_sessions ?? NaN };
-}
-
-async function cgroupValue(containerId: string, controller: "pids" | "memory", files: string[]): Promise<number> {
-  const dir = await cgroupDir(containerId, controller);
-  const file = files.find((name) => fs.existsSync(path.join(dir, name)));
-  if (!file) throw new Error(`none of ${files.join(", ")} in ${dir}`);
-  return Number(fs.readFileSync(path.join(dir, file), "utf8").trim());
 }
 
 /** MCP server groups alive in the container: MetaMCP starts each with `npm exec <package>`. */

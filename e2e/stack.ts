@@ -15,7 +15,7 @@
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { metaMcpSettingsProvider } from "../infra/metamcpSettings/provider";
-import { pidsLimitProvider } from "../infra/pidsLimit/provider";
+import { pidsLimitProvider, type PidsLimitInputs } from "../infra/pidsLimit/provider";
 import { createFlags, declaredEnv } from "../test/support/declaredContainer";
 import { docker } from "../test/support/dockerCli";
 import { declareStack, named, type RecordedResource } from "../test/support/mocks";
@@ -87,12 +87,15 @@ export async function buildImages(resources: RecordedResource[], nodeImage: stri
   }
 }
 
-/** Creates, caps (PidsLimit's own create) and starts one declared container; resolves to its id. */
+/**
+ * Creates one declared container, stopped, and has PidsLimit's own create cap it and start it (as
+ * `pulumi up` does): its first process runs under the cap. Resolves to its id.
+ */
 async function startDeclared(resources: RecordedResource[], component: string, image: string, overrides: Parameters<typeof createFlags>[1]): Promise<string> {
   const inputs = named(resources, `${component}-container`).inputs;
   const id = await docker("create", ...createFlags(inputs, { ...overrides, labels: { [E2E_LABEL]: "1" } }), image);
-  await pidsLimitProvider.create({ dockerHost: DOCKER_HOST, containerId: id, limit: named(resources, `${component}-pids`).inputs.limit });
-  await docker("start", id);
+  const pids = named(resources, `${component}-pids`).inputs;
+  await pidsLimitProvider.create({ ...(pids as PidsLimitInputs), dockerHost: DOCKER_HOST, containerId: id });
   return id;
 }
 

@@ -8,6 +8,8 @@ import type { ContainerLimits, StackConfig } from "./config";
 import { PROJECT } from "./config";
 import { bytesToMiB, formatSize } from "./config/units";
 
+const MIB = 1024 * 1024;
+
 /** The parts of the stack that run as containers. Labels, slices and verify use these names. */
 export type Role = "app" | "db" | "monitor" | "guard";
 
@@ -25,6 +27,16 @@ export function limitArgs(limits: ContainerLimits): Pick<docker.ContainerArgs, "
     memorySwap: bytesToMiB(limits.memorySwap),
     cpus: String(limits.cpus),
   };
+}
+
+/**
+ * HostConfig.Memory and MemorySwap in bytes, as the engine holds them once the container exists: the
+ * provider multiplies the MiB of limitArgs by 1024², so any bytes below a whole MiB are not there. The
+ * PidsLimit resource sends exactly these again, and verify expects exactly these.
+ */
+export function engineMemory(limits: ContainerLimits): { memory: number; memorySwap: number } {
+  const { memory, memorySwap } = limitArgs(limits);
+  return { memory: Number(memory) * MIB, memorySwap: Number(memorySwap) * MIB };
 }
 
 /** json-file logs, rotated, so a chatty container cannot fill the host's disk. */

@@ -139,6 +139,8 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
       host,
       targetContainerId: metamcp.containerId,
       network: monitorNetwork!.name,
+      // It joins MetaMCP's PID namespace: MetaMCP must run, which its PidsLimit sees to.
+      dependsOn: [metamcp.pidsLimit],
     });
     containers.monitor = monitor.containerName;
     limits.monitor = describeLimits(config.monitor.limits);

@@ -1,8 +1,10 @@
 /**
  * npm run verify-host -- <stack> [--identity <private key file>] [--stack-file <Pulumi.<stack>.yaml>]
  *
- * Reads the host slices' values in force over SSH and reports every difference from the
- * stack's config. `remote.Command` has no read, so this is how edits made on the host are seen.
+ * Reads over SSH the host slices' values in force and the kernel's limits on each of the stack's
+ * containers (memory.max, memory.swap.max, pids.max, cpu.max of its cgroup), and reports every
+ * difference from the stack's config. `remote.Command` has no read, so this is how edits made on the
+ * host are seen; the containers' cgroups show what a `daemon-reload` or a hand edit did under Docker.
  * Exit codes: 0 the host matches, 1 it differs, 2 the check could not run.
  *
  * The SSH key is the stack's `sshPrivateKey` secret (read with `pulumi config get`), or the
@@ -12,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatDriftReport } from "../infra/host/drift";
-import { checkHostDrift } from "../infra/host/verify";
+import { checkContainerKernels, checkHostDrift, formatContainerKernels } from "../infra/host/verify";
 import { readStackConfig } from "../infra/verify/stackFile";
 
 interface Options {
@@ -52,13 +54,24 @@ async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   // The same reader and parser as `npm run verify`: the settings as the stack file says them.
   const settings = readStackConfig(options.stack, { projectDir: join(__dirname, ".."), configFile: options.stackFile });
-  if (!settings.host.slices.enabled) {
-    console.log(`stack ${options.stack}: host.slices.enabled is false; no slices to check`);
+  if (!settings.host.ssh) {
+    console.log(`stack ${options.stack}: host.ssh is not set; nothing to check over SSH (npm run verify reads the containers' kernel limits through the engine)`);
     return 0;
   }
-  const report = await checkHostDrift(settings, privateKey(options));
-  console.log(formatDriftReport(`${settings.host.ssh!.host} (stack ${options.stack})`, report));
-  return report.drifts.length === 0 ? 0 : 1;
+  const key = privateKey(options);
+  const where = `${settings.host.ssh.host} (stack ${options.stack})`;
+  let drifts = 0;
+  if (settings.host.slices.enabled) {
+    const slices = await checkHostDrift(settings, key);
+    console.log(formatDriftReport(where, slices));
+    drifts += slices.drifts.length;
+  } else {
+    console.log(`${where}: host.slices.enabled is false; no slices to check`);
+  }
+  const containers = await checkContainerKernels(settings, key);
+  console.log(formatContainerKernels(where, containers));
+  drifts += containers.drifts.length;
+  return drifts === 0 ? 0 : 1;
 }
 
 main().then(

@@ -33,6 +33,11 @@ export interface ProcessMonitorArgs {
   targetContainerId: pulumi.Output<string>;
   /** The network its /metrics port is published from. */
   network: pulumi.Input<string>;
+  /**
+   * What starts MetaMCP's container (its PidsLimit): the monitor can only join a PID namespace that
+   * exists, and MetaMCP's container is created stopped, so the monitor is created after it runs.
+   */
+  dependsOn?: pulumi.Resource[];
 }
 
 export class ProcessMonitor extends pulumi.ComponentResource {
@@ -70,6 +75,7 @@ export class ProcessMonitor extends pulumi.ComponentResource {
         host: args.host,
         limits: monitor.limits,
         restart: monitor.restart,
+        dependsOn: args.dependsOn,
         container: {
           image,
           // The id, not the name: a name reads back as container:<id> and would replace the monitor

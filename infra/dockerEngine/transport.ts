@@ -144,6 +144,11 @@ export function formatDockerHost(host: DockerHost): string {
 
 /** The `ssh` argv that runs `docker system dial-stdio` on the host, as the docker CLI does (pure). */
 export function sshDialArgs(host: Extract<DockerHost, { kind: "ssh" }>, extra: string[] = []): string[] {
+  return sshCommandArgs(host, extra, ["docker", "system", "dial-stdio"]);
+}
+
+/** The `ssh` argv that runs `command` on an ssh:// Docker host, the way the dial-stdio connection reaches it (pure). */
+export function sshCommandArgs(host: Extract<DockerHost, { kind: "ssh" }>, extra: string[], command: string[]): string[] {
   return [
     // BatchMode: never prompt (there is no terminal under Pulumi); fail instead.
     "-o", "BatchMode=yes",
@@ -152,7 +157,7 @@ export function sshDialArgs(host: Extract<DockerHost, { kind: "ssh" }>, extra: s
     ...extra,
     "--",
     host.user ? `${host.user}@${host.host}` : host.host,
-    "docker", "system", "dial-stdio",
+    ...command,
   ];
 }
 

@@ -3,17 +3,13 @@
  * temp file (never an argument or the environment), the host key is pinned when the stack
  * has one, and failures become messages that say what to fix.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SshConfig } from "../config/schema/host";
+import { runCommand, type ShellResult } from "../exec";
 
-export interface SshResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type SshResult = ShellResult;
 
 export class SshError extends Error {
   constructor(message: string, readonly stderr: string) {
@@ -82,12 +78,7 @@ export async function runOverSsh(target: SshConfig, privateKey: string, command:
       knownHosts = join(dir, "known_hosts");
       await writeFile(knownHosts, knownHostsLine(target, target.hostKey), { mode: 0o600 });
     }
-    const result = await new Promise<SshResult>((resolve) => {
-      execFile("ssh", [...sshArgs(target, keyFile, knownHosts), command], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 255) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && !stderr ? err.message : "") });
-      });
-    });
+    const result = await runCommand("ssh", [...sshArgs(target, keyFile, knownHosts), command], timeoutMs);
     const failure = describeSshFailure(target, result);
     if (failure) throw new SshError(failure, result.stderr);
     return result;

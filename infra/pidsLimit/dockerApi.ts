@@ -27,6 +27,7 @@ export {
   isContainerNotFound,
   isDockerApiError,
   parseDockerHost,
+  sshCommandArgs,
   sshDialArgs,
   type DockerApiError,
   type DockerApiErrorCode,
@@ -71,13 +72,40 @@ export async function checkApiVersion(dockerHost: string, options?: DockerReques
 }
 
 /**
+ * What the engine holds for a container's limits, as `docker inspect` reports them: the PID cap normalised
+ * (UNLIMITED for none), memory and memory+swap in bytes (0 = none), and whether it runs.
+ */
+export interface LimitsInForce {
+  pidsLimit: number;
+  memory: number;
+  memorySwap: number;
+  running: boolean;
+}
+
+/** The limits in an inspect document (pure). A container in Docker's restart backoff counts as running. */
+export function limitsOf(inspect: any): LimitsInForce {
+  const host = inspect?.HostConfig ?? {};
+  return {
+    pidsLimit: normalizePidsLimit(host.PidsLimit),
+    memory: typeof host.Memory === "number" ? host.Memory : 0,
+    memorySwap: typeof host.MemorySwap === "number" ? host.MemorySwap : 0,
+    running: inspect?.State?.Running === true,
+  };
+}
+
+/** GET /containers/{id}/json, as LimitsInForce. Rejects with CONTAINER_NOT_FOUND when it does not exist. */
+export async function inspectLimits(dockerHost: string, containerId: string, options?: DockerRequestOptions): Promise<LimitsInForce> {
+  const res = await engine.dockerRequest(dockerHost, "GET", `/containers/${encodeURIComponent(containerId)}/json`, undefined, options);
+  if (res.status !== 200) throw engine.containerError(res, containerId, "inspect", dockerHost);
+  return limitsOf(engine.parseJson(res, "inspect"));
+}
+
+/**
  * The container's `HostConfig.PidsLimit`, normalised (UNLIMITED for none). Rejects with CONTAINER_NOT_FOUND
  * when it does not exist.
  */
 export async function getPidsLimit(dockerHost: string, containerId: string, options?: DockerRequestOptions): Promise<number> {
-  const res = await engine.dockerRequest(dockerHost, "GET", `/containers/${encodeURIComponent(containerId)}/json`, undefined, options);
-  if (res.status !== 200) throw engine.containerError(res, containerId, "inspect", dockerHost);
-  return normalizePidsLimit(engine.parseJson(res, "inspect")?.HostConfig?.PidsLimit);
+  return (await inspectLimits(dockerHost, containerId, options)).pidsLimit;
 }
 
 /**
@@ -94,6 +122,72 @@ export async function setPidsLimit(
     dockerHost, "POST", `/containers/${encodeURIComponent(containerId)}/update`, { PidsLimit: limit }, options,
   );
   if (res.status !== 200) throw engine.containerError(res, containerId, `setting PidsLimit=${limit}`, dockerHost);
+}
+
+/** The limits PidsLimit writes in one Engine API update, in the engine's units (bytes). */
+export interface WantedLimits {
+  pidsLimit: number;
+  /** HostConfig.Memory, bytes. */
+  memory: number;
+  /** HostConfig.MemorySwap, bytes: memory plus swap (equal to memory: no swap; -1: unlimited swap). */
+  memorySwap: number;
+}
+
+/**
+ * `POST /containers/{id}/update` with the PID cap AND the memory limits, every time. On cgroup v2 with
+ * the systemd cgroup driver, any update makes runc (1.1) hand the new values to systemd as properties of the
+ * container's scope, and systemd then rewrites every cgroup file of the scope from the properties it
+ * knows. It has never been told MemorySwapMax (runc exports it only when swap is not 0: "no swap" is the
+ * one value it leaves out, opencontainers/cgroups#74), so memory.swap.max goes from 0 to max. runc writes
+ * the cgroup files itself right after (libcontainer/cgroups/fs2), but only for the values in the update: sent
+ * again here, memory and memory+swap make it write memory.swap.max=0 last, so swap stays off. A running
+ * container gets the values at once; a created one at its start. (A `systemctl daemon-reload` does the same
+ * rewrite with nobody writing 0 after it: only a parent slice with MemorySwapMax=0 holds then, see
+ * docs/host-slices.md.)
+ */
+export async function updateLimits(
+  dockerHost: string,
+  containerId: string,
+  wanted: WantedLimits,
+  options?: DockerRequestOptions,
+): Promise<void> {
+  const body = { PidsLimit: wanted.pidsLimit, Memory: wanted.memory, MemorySwap: wanted.memorySwap };
+  const res = await engine.dockerRequest(dockerHost, "POST", `/containers/${encodeURIComponent(containerId)}/update`, body, options);
+  if (res.status !== 200) {
+    throw engine.containerError(res, containerId, `setting PidsLimit=${wanted.pidsLimit} Memory=${wanted.memory} MemorySwap=${wanted.memorySwap}`, dockerHost);
+  }
+}
+
+/** `POST /containers/{id}/start`; a container already running (304) is fine. */
+export async function startContainer(dockerHost: string, containerId: string, options?: DockerRequestOptions): Promise<void> {
+  const res = await engine.dockerRequest(dockerHost, "POST", `/containers/${encodeURIComponent(containerId)}/start`, undefined, options);
+  if (res.status !== 204 && res.status !== 304) throw engine.containerError(res, containerId, "starting", dockerHost);
+}
+
+/**
+ * Puts the wanted limits in force (one update, see updateLimits), reads them back, and only then, when
+ * `start` is true and the container is not running, starts it: its first process runs under the cap.
+ * Resolves to what the engine holds afterwards; rejects with LIMIT_NOT_APPLIED (and starts nothing) when
+ * the engine reports another PID cap than the one set.
+ */
+export async function applyLimits(
+  dockerHost: string,
+  containerId: string,
+  wanted: WantedLimits & { start: boolean },
+  options?: DockerRequestOptions,
+): Promise<LimitsInForce> {
+  await checkApiVersion(dockerHost, options);
+  await updateLimits(dockerHost, containerId, wanted, options);
+  const inForce = await inspectLimits(dockerHost, containerId, options);
+  if (inForce.pidsLimit !== normalizePidsLimit(wanted.pidsLimit)) {
+    throw engine.dockerApiError(
+      "LIMIT_NOT_APPLIED",
+      `set PidsLimit=${wanted.pidsLimit} on container ${containerId} at ${dockerHost}, but the engine reports ${inForce.pidsLimit}; the container was not started`,
+    );
+  }
+  if (!wanted.start || inForce.running) return inForce;
+  await startContainer(dockerHost, containerId, options);
+  return inspectLimits(dockerHost, containerId, options);
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * Dynamic provider for PidsLimit: keeps a container's `HostConfig.PidsLimit` at the declared value.
+ * Dynamic provider for PidsLimit: keeps a container's `HostConfig.PidsLimit` at the declared value (with its
+ * memory limits sent again each time), and starts the container once the cap is in force.
  *
  * Pulumi serializes `pidsLimitProvider` (its methods and everything they reference) into the state, and the
  * dynamic-provider host later evaluates that text with no access to this repository. Hence:
@@ -15,13 +16,13 @@
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import {
-  applyPidsLimit,
-  getPidsLimit,
+  applyLimits,
+  inspectLimits,
   isContainerNotFound,
   MAX_PIDS_LIMIT,
   parseDockerHost,
-  setPidsLimit,
   UNLIMITED,
+  type LimitsInForce,
 } from "./dockerApi";
 
 /** What the program declares. */
@@ -31,12 +32,24 @@ export interface PidsLimitInputs {
   containerId: string;
   /** Maximum number of processes/threads in the container's pids cgroup (1..MAX_PIDS_LIMIT). */
   limit: number;
+  /**
+   * HostConfig.Memory and MemorySwap in bytes, the container's own declared values: sent again with every
+   * update of the cap, so that on cgroup v2 with systemd the update cannot turn swap back on
+   * (see updateLimits in dockerApi.ts).
+   */
+  memory: number;
+  memorySwap: number;
+  /**
+   * True: the container must run. Created stopped (docker.Container `start: false`), it is started here
+   * once the cap is in force, and again by `pulumi up` when refresh finds it stopped. False leaves it alone.
+   */
+  running: boolean;
 }
 
-/** What the state records; `limit` is the value in force when last read (UNLIMITED = -1 if none). */
+/** What the state records: the values in force when last read (`limit` UNLIMITED = -1 if none, `running` as found). */
 export type PidsLimitOutputs = PidsLimitInputs;
 
-const api = { applyPidsLimit, getPidsLimit, isContainerNotFound, parseDockerHost, setPidsLimit, MAX_PIDS_LIMIT, UNLIMITED };
+const api = { applyLimits, inspectLimits, isContainerNotFound, parseDockerHost, MAX_PIDS_LIMIT, UNLIMITED };
 
 /**
  * The engine's placeholder for a value not known yet (e.g. the id of a container that a preview will
@@ -59,6 +72,22 @@ export function checkPidsLimitInputs(news: Partial<Record<keyof PidsLimitInputs,
   if (containerId !== UNKNOWN && (typeof containerId !== "string" || containerId.trim() === "")) {
     failures.push({ property: "containerId", reason: `containerId must be a non-empty string, got ${JSON.stringify(containerId)}` });
   }
+  const { memory, memorySwap, running } = news;
+  const wholeBytes = (value: unknown) => typeof value === "number" && Number.isInteger(value) && value > 0;
+  if (memory !== UNKNOWN && !wholeBytes(memory)) {
+    failures.push({ property: "memory", reason: `memory must be a whole number of bytes above 0, got ${JSON.stringify(memory)}` });
+  }
+  if (memorySwap !== UNKNOWN && memory !== UNKNOWN && wholeBytes(memory)) {
+    if (memorySwap !== -1 && !(wholeBytes(memorySwap) && (memorySwap as number) >= (memory as number))) {
+      failures.push({
+        property: "memorySwap",
+        reason: `memorySwap must be memory plus swap in bytes (at least memory, ${memory}) or -1 for unlimited swap, got ${JSON.stringify(memorySwap)}`,
+      });
+    }
+  }
+  if (running !== UNKNOWN && typeof running !== "boolean") {
+    failures.push({ property: "running", reason: `running must be true or false, got ${JSON.stringify(running)}` });
+  }
   if (dockerHost !== UNKNOWN) {
     try {
       api.parseDockerHost(dockerHost as string);
@@ -70,17 +99,32 @@ export function checkPidsLimitInputs(news: Partial<Record<keyof PidsLimitInputs,
 }
 
 /**
- * Another container means another cgroup: replace, so the new resource applies the limit to the new
- * container. A new limit or a new way to reach the same engine is an in-place update. `olds` are the recorded
- * outputs, so a limit changed by hand and seen by refresh shows up here as a change to re-apply (pure).
+ * Another container means another cgroup: replace, so the new resource applies the limits to the new
+ * container. A new limit, new memory values or a new way to reach the same engine is an in-place update.
+ * `olds` are the recorded outputs, so a value changed by hand and seen by refresh shows up here as a change
+ * to re-apply, and so does a container found stopped when it must run (pure).
  */
 export function diffPidsLimit(olds: Partial<PidsLimitOutputs>, news: PidsLimitInputs): dynamic.DiffResult {
-  const keys: (keyof PidsLimitInputs)[] = ["dockerHost", "containerId", "limit"];
+  const keys: (keyof PidsLimitInputs)[] = ["dockerHost", "containerId", "limit", "memory", "memorySwap"];
   const changed = keys.filter((k) => olds[k] !== news[k]);
+  // Only "must run but does not" is a change: with running false nothing is ever stopped.
+  if (news.running === true && olds.running !== true) changed.push("running");
   return {
     changes: changed.length > 0,
     replaces: changed.includes("containerId") ? ["containerId"] : [],
     deleteBeforeReplace: false,
+  };
+}
+
+/** The state to record: the declared host and container, the values the engine holds (pure). */
+function outputsOf(inputs: Pick<PidsLimitInputs, "dockerHost" | "containerId">, inForce: LimitsInForce): PidsLimitOutputs {
+  return {
+    dockerHost: inputs.dockerHost,
+    containerId: inputs.containerId,
+    limit: inForce.pidsLimit,
+    memory: inForce.memory,
+    memorySwap: inForce.memorySwap,
+    running: inForce.running,
   };
 }
 
@@ -93,39 +137,49 @@ export const pidsLimitProvider: dynamic.ResourceProvider<PidsLimitInputs, PidsLi
     return diffPidsLimit(olds, news);
   },
 
+  /** Caps the container (it was created stopped), then starts it: its first process already runs under the cap. */
   async create(inputs: PidsLimitInputs): Promise<dynamic.CreateResult<PidsLimitOutputs>> {
-    const { dockerHost, containerId, limit } = inputs;
-    const inForce = await api.applyPidsLimit(dockerHost, containerId, limit);
-    return { id: containerId, outs: { dockerHost, containerId, limit: inForce } };
+    const inForce = await api.applyLimits(inputs.dockerHost, inputs.containerId, {
+      pidsLimit: inputs.limit,
+      memory: inputs.memory,
+      memorySwap: inputs.memorySwap,
+      start: inputs.running,
+    });
+    return { id: inputs.containerId, outs: outputsOf(inputs, inForce) };
   },
 
-  /** The value in force, so refresh records drift; a vanished container makes the resource vanish. */
+  /** The values in force, so refresh records drift; a vanished container makes the resource vanish. */
   async read(id: string, props?: PidsLimitOutputs): Promise<dynamic.ReadResult<PidsLimitOutputs>> {
     if (!props?.dockerHost) {
       throw new Error(`PidsLimit ${id}: cannot read without the recorded dockerHost (import is not supported)`);
     }
     const containerId = props.containerId || id;
     try {
-      const limit = await api.getPidsLimit(props.dockerHost, containerId);
-      return { id, props: { dockerHost: props.dockerHost, containerId, limit } };
+      const inForce = await api.inspectLimits(props.dockerHost, containerId);
+      return { id, props: outputsOf({ dockerHost: props.dockerHost, containerId }, inForce) };
     } catch (err) {
       if (api.isContainerNotFound(err)) return {}; // no id: the engine drops the resource from the state
       throw err;
     }
   },
 
+  /** Re-applies the limits, and starts the container if it must run and does not (after the cap, as on create). */
   async update(_id: string, _olds: PidsLimitOutputs, news: PidsLimitInputs): Promise<dynamic.UpdateResult<PidsLimitOutputs>> {
-    const { dockerHost, containerId, limit } = news;
-    const inForce = await api.applyPidsLimit(dockerHost, containerId, limit);
-    return { outs: { dockerHost, containerId, limit: inForce } };
+    const inForce = await api.applyLimits(news.dockerHost, news.containerId, {
+      pidsLimit: news.limit,
+      memory: news.memory,
+      memorySwap: news.memorySwap,
+      start: news.running,
+    });
+    return { outs: outputsOf(news, inForce) };
   },
 
-  /** Lifts the cap; a container that is already gone needs nothing. */
-  async delete(id: string, props: PidsLimitOutputs): Promise<void> {
-    try {
-      await api.setPidsLimit(props.dockerHost, props.containerId || id, api.UNLIMITED);
-    } catch (err) {
-      if (!api.isContainerNotFound(err)) throw err;
-    }
+  /**
+   * Leaves the container exactly as it is. A delete runs when the container is gone (nothing to do) and
+   * also when it is not: a resource renamed, a targeted destroy, a replacement that failed halfway. Lifting
+   * the cap then would leave a running container unlimited while nothing in the state says so.
+   */
+  async delete(): Promise<void> {
+    // Deliberately no Engine API call.
   },
 };

@@ -12,7 +12,7 @@ import { formatSize } from "../config/units";
 import type { Role } from "../containerSettings";
 import { normalizePidsLimit, UNLIMITED } from "../pidsLimit/dockerApi";
 import { boundHostPaths, containerNameOf, securityOption, type ContainerInspect } from "./inspect";
-import type { KernelReading } from "./kernel";
+import type { KernelReading, Reading } from "./kernel";
 import type { WantedContainer } from "./wanted";
 
 /** `unreadable`: the kernel's value could not be read here (a remote run); not a failure. */
@@ -54,14 +54,7 @@ export function allInForce(rows: readonly CheckRow[]): boolean {
  * PidMode names MetaMCP's container by id (none given: it counts as missing).
  */
 export function compareContainer(wanted: WantedContainer, found: FoundContainer | undefined, others: FoundContainers = new Map()): CheckRow[] {
-  const row = (setting: string, want: string, inForce: string, same = want === inForce): CheckRow => ({
-    role: wanted.role,
-    container: wanted.name,
-    setting,
-    wanted: want,
-    inForce,
-    status: same ? "ok" : "mismatch",
-  });
+  const row = rowMaker(wanted);
   if (!found) return [{ ...row("Container", wanted.name, "missing"), status: "missing" }];
 
   const { inspect, kernel } = found;
@@ -78,7 +71,7 @@ export function compareContainer(wanted: WantedContainer, found: FoundContainer 
     row("MemorySwap", bytes(wanted.memorySwap), bytes(host.MemorySwap ?? 0)),
     row("NanoCpus", cpus(wanted.nanoCpus), cpus(host.NanoCpus ?? 0)),
     row("PidsLimit", pids(wanted.pidsLimit), pids(normalizePidsLimit(host.PidsLimit))),
-    kernelRow(row, wanted.pidsLimit, kernel),
+    ...kernelRows(row, wanted, kernel),
     ...(wanted.init !== undefined ? [row("Init", String(wanted.init), String(host.Init === true))] : []),
     row("RestartPolicy", wanted.restart, host.RestartPolicy?.Name || "no"),
     row("LogConfig.Type", wanted.log.type, log.Type ?? "(unset)"),
@@ -100,9 +93,67 @@ export function compareContainer(wanted: WantedContainer, found: FoundContainer 
 
 type RowMaker = (setting: string, want: string, inForce: string, same?: boolean) => CheckRow;
 
-function kernelRow(row: RowMaker, wantedPids: number, kernel: KernelReading): CheckRow {
-  if (!kernel.readable) return { ...row("pids.max (kernel)", pids(wantedPids), kernel.reason), status: "unreadable" };
-  return row("pids.max (kernel)", pids(wantedPids), pids(kernel.pidsMax));
+function rowMaker(wanted: WantedContainer): RowMaker {
+  return (setting, want, inForce, same = want === inForce) => ({
+    role: wanted.role,
+    container: wanted.name,
+    setting,
+    wanted: want,
+    inForce,
+    status: same ? "ok" : "mismatch",
+  });
+}
+
+/** Only the kernel rows of one container (verify-host reads them over SSH, without the engine's API). */
+export function compareKernel(wanted: WantedContainer, kernel: KernelReading): CheckRow[] {
+  return kernelRows(rowMaker(wanted), wanted, kernel);
+}
+
+/**
+ * The limits the kernel enforces on the container's own cgroup, against what Docker was asked for: memory,
+ * swap (where it binds: a slice above the container may be what holds it at 0), PIDs and CPUs. Named by
+ * their cgroup v2 files; on v1 they are read from memory.limit_in_bytes, memory.memsw.limit_in_bytes,
+ * pids.max and cpu.cfs_quota_us / cpu.cfs_period_us.
+ */
+function kernelRows(row: RowMaker, wanted: WantedContainer, kernel: KernelReading): CheckRow[] {
+  const wantedSwap = wanted.memorySwap < 0 ? Infinity : wanted.memorySwap - wanted.memory;
+  const wants = {
+    "memory.max (kernel)": kernelBytes(wanted.memory),
+    "memory.swap.max (kernel)": kernelSwap(wantedSwap),
+    "pids.max (kernel)": pids(wanted.pidsLimit),
+    "cpu.max (kernel)": kernelCpus(wanted.nanoCpus / 1e9),
+  };
+  if (!kernel.readable) {
+    return Object.entries(wants).map(([setting, want]) => ({ ...row(setting, want, kernel.reason), status: "unreadable" }));
+  }
+  const { limits } = kernel;
+  const reading = <T>(setting: keyof typeof wants, value: Reading<T>, format: (v: T) => string, same?: (v: T) => boolean): CheckRow =>
+    "value" in value
+      ? row(setting, wants[setting], format(value.value), same ? same(value.value) : undefined)
+      : { ...row(setting, wants[setting], value.unreadable), status: "unreadable" };
+  return [
+    reading("memory.max (kernel)", limits.memory, kernelBytes),
+    reading(
+      "memory.swap.max (kernel)",
+      limits.swap,
+      ({ bytes, boundBy }) => `${kernelSwap(bytes)}${boundBy ? ` (bound by ${boundBy})` : ""}`,
+      ({ bytes }) => bytes === wantedSwap,
+    ),
+    reading("pids.max (kernel)", limits.pids, pids),
+    reading("cpu.max (kernel)", limits.cpus, kernelCpus),
+  ];
+}
+
+function kernelBytes(value: number): string {
+  return value === Infinity ? "unlimited (max)" : formatSize(value);
+}
+
+function kernelSwap(value: number): string {
+  return value === 0 ? "none (0)" : kernelBytes(value);
+}
+
+function kernelCpus(count: number): string {
+  return count === Infinity ? "unlimited (max)" : cpus(Math.round(count * 1e9));
 }
 
 /** With a known command the test must match it exactly; otherwise any health check will do. */

@@ -6,7 +6,8 @@ import { LABEL_ROLE, LABEL_STACK, type Role } from "../containerSettings";
 import { dockerApiError, dockerRequest, type DockerHost, type DockerRequestOptions } from "../pidsLimit/dockerApi";
 import type { FoundContainer } from "./compare";
 import type { ContainerInspect } from "./inspect";
-import { readKernelPidsMax } from "./kernel";
+import type { HostFiles } from "./hostFiles";
+import { readContainerKernel } from "./kernel";
 import type { WantedContainer } from "./wanted";
 
 interface ListedContainer {
@@ -50,7 +51,10 @@ export async function findStackContainers(
   host: DockerHost,
   stack: string,
   wanted: readonly WantedContainer[],
-  options: DockerRequestOptions & { onDockerHost: boolean },
+  options: DockerRequestOptions & {
+    /** The engine host's files (its /proc and cgroups), or why they cannot be read from here. */
+    kernel: HostFiles | { unreadable: string };
+  },
 ): Promise<Map<Role, FoundContainer | undefined>> {
   const listed = await listStackContainers(host, stack, options);
   const found = new Map<Role, FoundContainer | undefined>();
@@ -64,7 +68,7 @@ export async function findStackContainers(
     }
     found.set(container.role, {
       inspect,
-      kernel: readKernelPidsMax(inspect, { onDockerHost: options.onDockerHost }),
+      kernel: "read" in options.kernel ? await readContainerKernel(inspect, options.kernel) : { readable: false, reason: options.kernel.unreadable },
       alsoLabelled: labelled.filter((c) => c.Id !== inspect.Id).map((c) => (c.Names?.[0] ?? c.Id).replace(/^\//, "")),
     });
   }

@@ -2,9 +2,10 @@
  * `npm run verify`'s core: the stack file's wishes against what the Docker host has in force,
  * independent of Pulumi state. Decisions are in wanted.ts and compare.ts; this only wires I/O.
  */
-import { formatDockerHost, parseDockerHost, type DockerRequestOptions } from "../pidsLimit/dockerApi";
+import { formatDockerHost, parseDockerHost, type DockerHost, type DockerRequestOptions } from "../pidsLimit/dockerApi";
 import { allInForce, compareStack, type CheckRow } from "./compare";
 import { findStackContainers } from "./engine";
+import { filesOverShell, localFiles, sshShell, type HostFiles } from "./hostFiles";
 import { readStackConfig } from "./stackFile";
 import { wantedContainers } from "./wanted";
 
@@ -27,7 +28,7 @@ export interface VerifyOptions {
 export interface VerifyReport {
   stack: string;
   dockerHost: string;
-  /** False when the engine is remote, so the kernel's pids.max could not be read. */
+  /** False when the engine's host cannot be reached for its kernel values (a tcp:// engine). */
   kernelReadable: boolean;
   ok: boolean;
   rows: CheckRow[];
@@ -41,9 +42,23 @@ export async function verifyStack(options: VerifyOptions): Promise<VerifyReport>
   const config = readStackConfig(options.stack, options);
   const host = parseDockerHost(options.dockerHost ?? config.dockerHost);
   const wanted = wantedContainers(config);
-  // Only a local socket means this process shares the machine (and /proc, /sys) with the engine.
-  const onDockerHost = host.kind === "unix";
-  const found = await findStackContainers(host, config.stack, wanted, { ...options.request, onDockerHost });
+  const kernel = kernelFiles(host, options.request);
+  const found = await findStackContainers(host, config.stack, wanted, { ...options.request, kernel });
   const rows = compareStack(wanted, found);
-  return { stack: config.stack, dockerHost: formatDockerHost(host), kernelReadable: onDockerHost, ok: allInForce(rows), rows };
+  return { stack: config.stack, dockerHost: formatDockerHost(host), kernelReadable: "read" in kernel, ok: allInForce(rows), rows };
+}
+
+/**
+ * Where the engine's kernel files are read: a local socket means this machine is the engine's (its /proc
+ * and /sys); ssh:// reaches the engine's host by the same ssh; tcp:// gives no way onto that host.
+ */
+export function kernelFiles(host: DockerHost, request: DockerRequestOptions = {}): HostFiles | { unreadable: string } {
+  switch (host.kind) {
+    case "unix":
+      return localFiles();
+    case "ssh":
+      return filesOverShell(sshShell(host, request.sshArgs), formatDockerHost(host));
+    case "tcp":
+      return { unreadable: "not readable: tcp:// engine (use ssh:// or run verify on the host)" };
+  }
 }

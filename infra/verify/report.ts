@@ -32,7 +32,7 @@ export function formatTable(report: VerifyReport): string {
     : `FAILED: stack ${report.stack} on ${report.dockerHost}: ${problems.join(", ")}.`;
   const kernelNote = report.kernelReadable
     ? []
-    : ["Note: the kernel's pids.max was not read (the engine is remote); run verify on the Docker host to check it."];
+    : ["Note: the kernel's own limits (memory.max, memory.swap.max, pids.max, cpu.max) were not read: the engine is reached over tcp://; use ssh:// or run verify on the Docker host."];
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line), "", verdict, ...kernelNote].join("\n") + "\n";
 }
 

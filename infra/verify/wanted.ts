@@ -10,12 +10,11 @@ import { HEALTHCHECK_COMMAND } from "../components/metamcp";
 import { MONITOR_CAPABILITIES, MONITOR_HEALTHCHECK, MONITOR_READ_ONLY_ROOT } from "../components/monitor";
 import { POSTGRES_INIT } from "../components/postgres";
 import { GUARD_CAPABILITIES, GUARD_HEALTHCHECK, GUARD_READ_ONLY_ROOT } from "../components/sessionGuard";
-import { containerName, guardedContainerArgs, type Role } from "../containerSettings";
+import { containerName, engineMemory, guardedContainerArgs, type Role } from "../containerSettings";
 import { ROLES } from "../host/names";
 import { containerLimits, planSlices } from "../host/plan";
 import { securityOption } from "./inspect";
 
-const MIB = 1024 * 1024;
 const NANO = 1e9;
 
 export interface WantedLogConfig {
@@ -133,8 +132,7 @@ export function wantedContainers(config: StackConfig): WantedContainer[] {
       {
         role,
         name: containerName(config, role),
-        memory: Number(guarded.memory) * MIB,
-        memorySwap: Number(guarded.memorySwap) * MIB,
+        ...engineMemory(limits),
         nanoCpus: Math.round(Number(guarded.cpus) * NANO),
         pidsLimit: limits.pids,
         restart: String(guarded.restart),

@@ -1,11 +1,11 @@
 // CPU hog under the dev stack's declared CPU cap (prod's 2 CPUs equal this whole 2-core machine, so only a
 // smaller cap shows anything): busy loops on every core of the host, and the container's CPU time over a
-// window, read from its cpuacct cgroup, stays within the cap while a service on the host keeps answering.
+// window, read from its cgroup (cpuacct.usage on v1, cpu.stat on v2), stays within the cap while a service on the host keeps answering.
 import * as os from "node:os";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithDocker, docker, removeTestContainers } from "../support/docker";
 import { busyboxImage } from "../support/images";
-import { cgroupDir, readCgroupNumber, readKeyValues } from "./support/cgroup";
+import { containerCgroup, readCpu } from "./support/cgroup";
 import { declaredSpec, type GuardSpec, reportFigures, startGuarded } from "./support/guarded";
 import { startHostProbe } from "./support/hostProbe";
 
@@ -32,31 +32,27 @@ describeWithDocker("CPU hog under the dev stack's CPU cap", () => {
     expect(cores, `dev's cap of ${cap} CPUs must be below this machine's ${cores} cores`).toBeGreaterThan(cap);
 
     const id = await startGuarded(spec, ["--network", "none", image, "sleep", "120"]);
-    const cpu = await cgroupDir(id, "cpu");
-    const cpuacct = await cgroupDir(id, "cpuacct");
-    // CFS quota/period is how Docker writes --cpus on cgroup v1.
-    const quota = readCgroupNumber(cpu, "cpu.cfs_quota_us") / readCgroupNumber(cpu, "cpu.cfs_period_us");
-    expect(quota).toBeCloseTo(cap, 5);
+    const cpu = await containerCgroup(id);
+    // CFS quota/period is how Docker writes --cpus (cpu.cfs_quota_us on v1, cpu.max on v2).
+    expect((await readCpu(cpu)).quotaCpus).toBeCloseTo(cap, 5);
 
     for (let i = 0; i < cores; i++) {
       await docker("exec", "-d", id, "timeout", String(LOOP_SECONDS), "sh", "-c", "while :; do :; done");
     }
     const probe = await startHostProbe();
     await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
-    const statBefore = readKeyValues(cpu, "cpu.stat");
-    const usage0 = readCgroupNumber(cpuacct, "cpuacct.usage");
+    const before = await readCpu(cpu);
     const t0 = process.hrtime.bigint();
     await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
-    const usage1 = readCgroupNumber(cpuacct, "cpuacct.usage");
+    const after = await readCpu(cpu);
     const t1 = process.hrtime.bigint();
-    const statAfter = readKeyValues(cpu, "cpu.stat");
-    const throttled = statAfter.nr_throttled - statBefore.nr_throttled;
-    const periods = statAfter.nr_periods - statBefore.nr_periods;
+    const throttled = after.throttledPeriods - before.throttledPeriods;
+    const periods = after.periods - before.periods;
     const probeStats = await probe.stop();
     const loopsLeft = (await docker("exec", id, "ps", "-o", "comm")).split("\n").filter((c) => c.trim() === "sh").length;
 
-    // cpuacct.usage is nanoseconds of CPU time; over the same number of wall-clock nanoseconds it is CPUs used.
-    const cpusUsed = (usage1 - usage0) / Number(t1 - t0);
+    // Nanoseconds of CPU time over the same number of wall-clock nanoseconds is CPUs used.
+    const cpusUsed = (after.usageNs - before.usageNs) / Number(t1 - t0);
     reportFigures("cpu-hog", {
       stack: spec.stack,
       cpuCap: cap,

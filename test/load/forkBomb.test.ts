@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithDocker, docker, removeTestContainers } from "../support/docker";
 import { nodeImage } from "../support/images";
-import { cgroupDir, readCgroupNumber, readKeyValues } from "./support/cgroup";
+import { containerCgroup, readPids } from "./support/cgroup";
 import { declaredSpec, type GuardSpec, reportFigures, startGuarded } from "./support/guarded";
 import { startHostProbe } from "./support/hostProbe";
 import { FORK_BOMB, HEARTBEAT, heartbeatAgeMs, watchHeartbeat } from "./support/programs";
@@ -41,10 +41,11 @@ describeWithDocker("fork bomb under the prod stack's limits", () => {
         "--network", "none", "-v", `${beatDir}:/beat`, "-e", "BEAT_NAME=app", image, "node", "-e", HEARTBEAT,
       ]);
       await waitUntil(() => heartbeatAgeMs(beatDir, "app") < 500, 10_000, "the heartbeat to start");
-      const pids = await cgroupDir(id, "pids");
+      const pids = await containerCgroup(id);
       // The kernel holds the value our provider set: this is what makes the rest of the test mean something.
-      expect(readCgroupNumber(pids, "pids.max")).toBe(spec.pids);
-      const deniedBefore = readKeyValues(pids, "pids.events").max ?? 0;
+      const before = await readPids(pids);
+      expect(before.max).toBe(spec.pids);
+      const deniedBefore = before.denied;
 
       const probe = await startHostProbe();
       const beat = watchHeartbeat(beatDir, "app");
@@ -52,7 +53,7 @@ describeWithDocker("fork bomb under the prod stack's limits", () => {
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
-          peakSampled = Math.max(peakSampled, readCgroupNumber(pids, "pids.current"));
+          peakSampled = Math.max(peakSampled, (await readPids(pids)).current);
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       })();
@@ -68,8 +69,9 @@ describeWithDocker("fork bomb under the prod stack's limits", () => {
       const worstBeatGapMs = await beat.stop();
 
       const bomb = JSON.parse(bombOutput.split("\n").at(-1)!) as { spawned: number; refused: number; otherErrors: object };
-      const peakKernel = readCgroupNumber(pids, "pids.peak");
-      const forkDenials = (readKeyValues(pids, "pids.events").max ?? 0) - deniedBefore;
+      const after = await readPids(pids);
+      const peakKernel = after.peak;
+      const forkDenials = after.denied - deniedBefore;
       reportFigures("fork-bomb", {
         stack: spec.stack,
         pidsCap: spec.pids,

@@ -13,7 +13,7 @@ import { buildMonitor, removeMonitorBuild } from "../monitor/support/build";
 import { describeWithDocker, docker, type DockerCliError, removeTestContainers } from "../support/docker";
 import { nodeImage } from "../support/images";
 import { declareStack } from "../support/mocks";
-import { cgroupDir, readCgroupNumber } from "./support/cgroup";
+import { containerCgroup, readPids } from "./support/cgroup";
 import { declaredSpec, DOCKER_HOST, type GuardSpec, reportFigures, startGuarded } from "./support/guarded";
 import { LEAK_MAIN_PATTERN, writeLeakScripts } from "./support/leakTarget";
 import {
@@ -139,7 +139,7 @@ describeWithDocker("the monitor through faults", () => {
     const [targetRestarts, monitorRestarts] = (
       await docker("-H", host, "inspect", "-f", "{{.RestartCount}}", target, monitor.id)
     ).split("\n").map(Number);
-    const pidsMax = readCgroupNumber(await cgroupDir(target, "pids", host), "pids.max");
+    const pidsMax = (await readPids(await containerCgroup(target, host))).max;
     const mainFound = audit.filter((r) => r.event === "main-server-found").map((r) => r.pids);
     const keeperStarts = keeper.starts();
     const broughtBackBy = keeperStarts.length > 0 ? "keeper" : "restart policy";

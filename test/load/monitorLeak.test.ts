@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildMonitor, removeMonitorBuild } from "../monitor/support/build";
 import { describeWithDocker, docker, removeTestContainers } from "../support/docker";
 import { nodeImage } from "../support/images";
-import { cgroupDir, readCgroupNumber } from "./support/cgroup";
+import { containerCgroup, readPids } from "./support/cgroup";
 import { declaredSpec, type GuardSpec, reportFigures, startGuarded } from "./support/guarded";
 import { LEAK_MAIN_PATTERN, parseLeakLog, PROCESSES_PER_LEAK, writeLeakScripts } from "./support/leakTarget";
 import { auditLog, declaredMonitorSpec, type MonitorSpec, startMonitor } from "./support/monitorSidecar";
@@ -79,8 +79,8 @@ describeWithDocker("MCP groups leaking for a minute under the monitor", () => {
         "-e", `LIVE=${LIVE}`, "-e", `LEAKS=${LEAKS}`, "-e", `LEAK_EVERY=${LEAK_EVERY_SECONDS}`,
         image, "/bin/sh", "/load/metamcp-server",
       ]);
-      const pids = await cgroupDir(target, "pids");
-      expect(readCgroupNumber(pids, "pids.max")).toBe(app.pids);
+      const pids = await containerCgroup(target);
+      expect((await readPids(pids)).max).toBe(app.pids);
       await waitUntil(async () => parseLeakLog(await docker("logs", target)).live.size === LIVE, 10_000, "the live groups");
       const liveSids = new Set(parseLeakLog(await docker("logs", target)).live.values());
       // What the monitor must never touch: the server, and every process of a live group's session.
@@ -98,7 +98,7 @@ describeWithDocker("MCP groups leaking for a minute under the monitor", () => {
       const started = Date.now();
       await waitUntil(
         async () => {
-          peakSampled = Math.max(peakSampled, readCgroupNumber(pids, "pids.current"));
+          peakSampled = Math.max(peakSampled, (await readPids(pids)).current);
           return parseLeakLog(await docker("logs", target)).done;
         },
         (LEAKS * LEAK_EVERY_SECONDS + 20) * 1000,
@@ -111,7 +111,7 @@ describeWithDocker("MCP groups leaking for a minute under the monitor", () => {
       const leakSids = new Set(leaked.leaks.values());
       await waitUntil(
         async () => {
-          peakSampled = Math.max(peakSampled, readCgroupNumber(pids, "pids.current"));
+          peakSampled = Math.max(peakSampled, (await readPids(pids)).current);
           const reaped = new Set((await auditLog(monitor)).filter((r) => r.event === "reap").map((r) => r.sid));
           const leftover = (await processes(target)).some((p) => /server-leak-/.test(p.args));
           return !leftover && [...leakSids].every((sid) => reaped.has(sid));
@@ -125,7 +125,7 @@ describeWithDocker("MCP groups leaking for a minute under the monitor", () => {
       const outcomes: Record<string, number> = {};
       for (const r of reaps) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
       const protectedAfter = (await processes(target)).filter(isProtected);
-      const peakKernel = readCgroupNumber(pids, "pids.peak");
+      const peakKernel = (await readPids(pids)).peak;
       reportFigures("leak-under-monitor", {
         stack: app.stack,
         pidsCap: app.pids,

@@ -5,6 +5,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { PidsLimit } from "../../infra/pidsLimit";
 import { loadSerializedProvider } from "../support/loadSerializedProvider";
 
+const MIB = 1024 * 1024;
+
 describe("PidsLimit under Pulumi mocks (vitest)", () => {
   const seen: pulumi.runtime.MockResourceArgs[] = [];
   let outputs: Record<string, unknown> = {};
@@ -25,6 +27,9 @@ describe("PidsLimit under Pulumi mocks (vitest)", () => {
       dockerHost: "unix:///var/run/docker.sock",
       containerId: pulumi.output("c0ffee"),
       limit: 64,
+      memory: 128 * MIB,
+      memorySwap: 128 * MIB,
+      running: true,
     });
     // Waiting on an output waits for registration, which waits for the provider's serialization.
     outputs = await new Promise((resolve) =>
@@ -53,13 +58,10 @@ describe("PidsLimit under Pulumi mocks (vitest)", () => {
     const text = seen.find((a) => a.name === "app-pids")!.inputs.__provider as string;
     const provider = loadSerializedProvider(text);
     expect(Object.keys(provider).sort()).toEqual(["check", "create", "delete", "diff", "read", "update"]);
-    const bad = await provider.check!({}, { dockerHost: "http://x", containerId: "c", limit: 0 });
+    const inputs = { dockerHost: "unix:///s", containerId: "a", limit: 5, memory: MIB * 64, memorySwap: MIB * 64, running: true };
+    const bad = await provider.check!({}, { ...inputs, dockerHost: "http://x", limit: 0 });
     expect(bad.failures?.map((f) => f.property).sort()).toEqual(["dockerHost", "limit"]);
-    const diff = await provider.diff!("c", { dockerHost: "unix:///s", containerId: "a", limit: 5 }, {
-      dockerHost: "unix:///s",
-      containerId: "b",
-      limit: 5,
-    });
+    const diff = await provider.diff!("c", inputs, { ...inputs, containerId: "b" });
     expect(diff.replaces).toEqual(["containerId"]);
   });
 
@@ -68,7 +70,7 @@ describe("PidsLimit under Pulumi mocks (vitest)", () => {
     const provider = loadSerializedProvider(text);
     // Nothing listens on port 1, so this fails fast without any engine.
     const err = await provider
-      .create({ dockerHost: "tcp://127.0.0.1:1", containerId: "c", limit: 5 })
+      .create({ dockerHost: "tcp://127.0.0.1:1", containerId: "c", limit: 5, memory: 64 * MIB, memorySwap: 64 * MIB, running: true })
       .then(() => undefined, (e: unknown) => e);
     expect(err).toMatchObject({ name: "DockerApiError", code: "UNREACHABLE" });
     expect((err as Error).message).toMatch(/cannot reach the Docker engine at tcp:\/\/127\.0\.0\.1:1 .*ECONNREFUSED/);

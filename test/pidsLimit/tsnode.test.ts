@@ -12,10 +12,11 @@ import { runNode } from "../support/runNode";
 
 const ROOT = path.resolve(__dirname, "../..");
 const HOST = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+const MIB = 1024 * 1024;
 
 /**
  * Runs in the fresh process: loads the serialized text like the dynamic-provider host
- * (`requireFromString(text).handler()`), then check → create → read → drift → update → delete.
+ * (`requireFromString(text).handler()`), then check → create → read → drift → update → delete → read.
  */
 const DRIVER = String.raw`
 const Module = require("node:module");
@@ -27,7 +28,7 @@ m.paths = Module._nodeModulePaths(process.cwd());
 m._compile(require("node:fs").readFileSync(file, "utf8"), file);
 const p = m.exports.handler();
 (async () => {
-  const inputs = { dockerHost: host, containerId: id, limit: 33 };
+  const inputs = { dockerHost: host, containerId: id, limit: 33, memory: 64 * 1048576, memorySwap: 64 * 1048576, running: true };
   const check = await p.check({}, inputs);
   const created = await p.create(inputs);
   const read = await p.read(created.id, created.outs);
@@ -37,7 +38,7 @@ const p = m.exports.handler();
   const updated = await p.update(created.id, drift.props, inputs);
   await p.delete(created.id, updated.outs);
   const afterDelete = await p.read(created.id, updated.outs);
-  const missing = await p.read("gone", { dockerHost: host, containerId: "no-such-container-mmg", limit: 1 });
+  const missing = await p.read("gone", { ...inputs, containerId: "no-such-container-mmg" });
   console.log(JSON.stringify({ check, created, read, drift, diff, updated, afterDelete, missing }));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
@@ -71,15 +72,16 @@ describeWithDocker("provider serialized under ts-node, evaluated in a fresh proc
     expect(required.every((r) => r.startsWith("node:"))).toBe(true);
 
     const result = JSON.parse(await runNode(["-e", DRIVER, file, HOST, id], tmp));
-    const outs = (limit: number) => ({ dockerHost: HOST, containerId: id, limit });
+    const outs = (limit: number) => ({ dockerHost: HOST, containerId: id, limit, memory: 64 * MIB, memorySwap: 64 * MIB, running: true });
     expect(result.check.failures).toEqual([]);
     expect(result.created).toEqual({ id, outs: outs(33) });
     expect(result.read).toEqual({ id, props: outs(33) });
     expect(result.drift).toEqual({ id, props: outs(66) });
     expect(result.diff).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
     expect(result.updated).toEqual({ outs: outs(33) });
-    expect(result.afterDelete).toEqual({ id, props: outs(-1) });
+    // Delete leaves the container as it is: the cap stays.
+    expect(result.afterDelete).toEqual({ id, props: outs(33) });
     expect(result.missing).toEqual({});
-    expect(await docker("inspect", "-f", "{{.HostConfig.PidsLimit}}", id)).toMatch(/^(0|-1|<nil>)$/);
+    expect(await docker("inspect", "-f", "{{.HostConfig.PidsLimit}}", id)).toBe("33");
   });
 });

@@ -6,6 +6,7 @@ import {
   formatDockerHost,
   isContainerNotFound,
   dockerApiError,
+  limitsOf,
   normalizePidsLimit,
   parseDockerHost,
   sshDialArgs,
@@ -94,13 +95,15 @@ describe("isContainerNotFound", () => {
   });
 });
 
+const MIB = 1024 * 1024;
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
 describe("checkPidsLimitInputs", () => {
-  const good = { dockerHost: "unix:///var/run/docker.sock", containerId: "abc", limit: 100 };
-  const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+  const good = { dockerHost: "unix:///var/run/docker.sock", containerId: "abc", limit: 100, memory: 512 * MIB, memorySwap: 512 * MIB, running: true };
 
   it("accepts good inputs and values not known yet", () => {
     expect(checkPidsLimitInputs(good)).toEqual([]);
-    expect(checkPidsLimitInputs({ ...good, containerId: unknown, limit: unknown })).toEqual([]);
+    expect(checkPidsLimitInputs({ ...good, containerId: UNKNOWN, limit: UNKNOWN, memory: UNKNOWN, memorySwap: UNKNOWN })).toEqual([]);
   });
 
   it.each([
@@ -111,39 +114,70 @@ describe("checkPidsLimitInputs", () => {
     [{ limit: 4_194_305 }, "limit"],
     [{ containerId: "" }, "containerId"],
     [{ dockerHost: "docker.sock" }, "dockerHost"],
+    [{ memory: 0 }, "memory"],
+    [{ memory: "512m" }, "memory"],
+    [{ memorySwap: 256 * MIB }, "memorySwap"], // less than memory
+    [{ memorySwap: 0 }, "memorySwap"],
+    [{ running: "yes" }, "running"],
   ])("refuses %j", (patch, property) => {
     const failures = checkPidsLimitInputs({ ...good, ...patch });
     expect(failures.map((f) => f.property)).toEqual([property]);
     expect(failures[0].reason).toContain(JSON.stringify(Object.values(patch)[0]).slice(0, 10));
   });
 
-  it("accepts the bounds", () => {
+  it("accepts the bounds, swap allowed, and unlimited swap", () => {
     expect(checkPidsLimitInputs({ ...good, limit: 1 })).toEqual([]);
     expect(checkPidsLimitInputs({ ...good, limit: 4_194_304 })).toEqual([]);
+    expect(checkPidsLimitInputs({ ...good, memorySwap: 1024 * MIB })).toEqual([]);
+    expect(checkPidsLimitInputs({ ...good, memorySwap: -1 })).toEqual([]);
+    expect(checkPidsLimitInputs({ ...good, running: false })).toEqual([]);
   });
 });
 
 describe("diffPidsLimit", () => {
-  const olds = { dockerHost: "unix:///var/run/docker.sock", containerId: "abc", limit: 100 };
+  const olds = { dockerHost: "unix:///var/run/docker.sock", containerId: "abc", limit: 100, memory: 512 * MIB, memorySwap: 512 * MIB, running: true };
+  const inPlace = { changes: true, replaces: [], deleteBeforeReplace: false };
 
   it("no change", () => {
     expect(diffPidsLimit(olds, { ...olds })).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
   });
-  it("a new container replaces (the new resource applies the limit to it)", () => {
+  it("a new container replaces (the new resource caps it, then starts it)", () => {
     expect(diffPidsLimit(olds, { ...olds, containerId: "def" })).toMatchObject({ changes: true, replaces: ["containerId"] });
   });
   it("a container id not known yet (preview of a container replacement) replaces", () => {
-    expect(diffPidsLimit(olds, { ...olds, containerId: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" }).replaces).toEqual([
-      "containerId",
-    ]);
+    expect(diffPidsLimit(olds, { ...olds, containerId: UNKNOWN }).replaces).toEqual(["containerId"]);
   });
-  it("a new limit updates in place", () => {
-    expect(diffPidsLimit(olds, { ...olds, limit: 64 })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  it.each([
+    ["a new limit", { limit: 64 }],
+    ["new memory", { memory: 1024 * MIB, memorySwap: 1024 * MIB }],
+    ["swap allowed", { memorySwap: 1024 * MIB }],
+    ["a new way to reach the engine", { dockerHost: "ssh://root@host" }],
+  ])("%s updates in place", (_what, patch) => {
+    expect(diffPidsLimit(olds, { ...olds, ...patch })).toEqual(inPlace);
   });
-  it("drift seen by refresh (limit in force differs) updates in place", () => {
-    expect(diffPidsLimit({ ...olds, limit: -1 }, olds)).toMatchObject({ changes: true, replaces: [] });
+  it.each([
+    ["a limit changed by hand", { limit: -1 }],
+    ["swap turned on by hand (memorySwap -1)", { memorySwap: -1 }],
+    ["a container stopped by hand", { running: false }],
+  ])("drift seen by refresh, %s, updates in place", (_what, found) => {
+    expect(diffPidsLimit({ ...olds, ...found }, olds)).toEqual(inPlace);
   });
-  it("a new way to reach the engine updates in place", () => {
-    expect(diffPidsLimit(olds, { ...olds, dockerHost: "ssh://root@host" })).toMatchObject({ changes: true, replaces: [] });
+  it("state written before memory and running existed updates in place (once), re-sending them", () => {
+    expect(diffPidsLimit({ dockerHost: olds.dockerHost, containerId: "abc", limit: 100 }, olds)).toEqual(inPlace);
+  });
+  it("running false never asks for anything, whatever runs", () => {
+    expect(diffPidsLimit({ ...olds, running: false }, { ...olds, running: false })).toMatchObject({ changes: false });
+    expect(diffPidsLimit(olds, { ...olds, running: false })).toMatchObject({ changes: false });
+  });
+});
+
+describe("limitsOf", () => {
+  it.each([
+    [{ HostConfig: { PidsLimit: 100, Memory: 64, MemorySwap: 64 }, State: { Running: true } }, { pidsLimit: 100, memory: 64, memorySwap: 64, running: true }],
+    [{ HostConfig: { PidsLimit: null }, State: { Status: "created", Running: false } }, { pidsLimit: -1, memory: 0, memorySwap: 0, running: false }],
+    [{ HostConfig: { PidsLimit: 0, Memory: 64, MemorySwap: -1 }, State: { Restarting: true, Running: true } }, { pidsLimit: -1, memory: 64, memorySwap: -1, running: true }],
+    [{}, { pidsLimit: -1, memory: 0, memorySwap: 0, running: false }],
+  ])("%j", (inspect, expected) => {
+    expect(limitsOf(inspect)).toEqual(expected);
   });
 });

@@ -14,7 +14,14 @@ const RESOURCES: Record<string, { providerModule: string; declare(): Promise<pul
     async declare() {
       // Imported after setMocks, as a program would be loaded after the engine connects.
       const { PidsLimit } = await import("../../infra/pidsLimit");
-      return new PidsLimit("probe", { dockerHost: "unix:///var/run/docker.sock", containerId: "c", limit: 42 });
+      return new PidsLimit("probe", {
+        dockerHost: "unix:///var/run/docker.sock",
+        containerId: "c",
+        limit: 42,
+        memory: 64 * 1048576,
+        memorySwap: 64 * 1048576,
+        running: true,
+      });
     },
   },
   MetaMcpSettings: {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { Role } from "../../infra/containerSettings";
 import { allInForce, compareContainer, compareStack, type FoundContainer, type FoundContainers } from "../../infra/verify/compare";
 import type { ContainerInspect } from "../../infra/verify/inspect";
-import type { KernelReading } from "../../infra/verify/kernel";
+import { cgroupLocation, type KernelLimits, type KernelReading } from "../../infra/verify/kernel";
 import { readStackConfig } from "../../infra/verify/stackFile";
 import { wantedContainers, type WantedContainer } from "../../infra/verify/wanted";
 import { REPO_ROOT } from "../support/stackFiles";
@@ -24,16 +24,30 @@ function fixture(name: "dev-app" | "dev-db" | "dev-monitor" | "dev-guard"): Cont
   return JSON.parse(readFileSync(join(__dirname, "fixtures", `${name}.inspect.json`), "utf8")) as ContainerInspect;
 }
 
-/** MetaMCP's cap in the dev stack (derived from its capacity). */
-const KERNEL_DEV_APP: KernelReading = { readable: true, pidsMax: 232, file: "/sys/fs/cgroup/pids/docker/x/pids.max" };
-/** Postgres's cap in the dev stack. */
-const KERNEL_DEV_DB: KernelReading = { readable: true, pidsMax: 64, file: "/sys/fs/cgroup/pids/docker/z/pids.max" };
-/** The session guard's cap in the dev stack. */
-const KERNEL_32: KernelReading = { readable: true, pidsMax: 32, file: "/sys/fs/cgroup/pids/docker/g/pids.max" };
-/** The monitor's cap in the dev stack. */
-const KERNEL_16: KernelReading = { readable: true, pidsMax: 16, file: "/sys/fs/cgroup/pids/docker/y/pids.max" };
+/** What the kernel holds for a container in force as `wanted` says (cgroup v2), with `change` applied. */
+function kernelOf(wanted: WantedContainer, change: Partial<KernelLimits> = {}): KernelReading {
+  return {
+    readable: true,
+    location: cgroupLocation(`0::/system.slice/docker-${wanted.name}.scope`)!,
+    limits: {
+      version: 2,
+      memory: { value: wanted.memory },
+      swap: { value: { bytes: wanted.memorySwap - wanted.memory } },
+      pids: { value: wanted.pidsLimit },
+      cpus: { value: wanted.nanoCpus / 1e9 },
+      ...change,
+    },
+  };
+}
 
-function found(inspect: ContainerInspect, kernel: KernelReading = KERNEL_DEV_APP, alsoLabelled: string[] = []): FoundContainer {
+/** The kernel values of the fixture's container (by name, else role label) as the dev stack wants them. */
+function kernelFor(inspect: ContainerInspect): KernelReading {
+  const wanted =
+    dev.find((c) => `/${c.name}` === inspect.Name) ?? dev.find((c) => c.role === inspect.Config?.Labels?.["metamcp-guard.role"]) ?? wantedApp;
+  return kernelOf(wanted);
+}
+
+function found(inspect: ContainerInspect, kernel: KernelReading = kernelFor(inspect), alsoLabelled: string[] = []): FoundContainer {
   return { inspect, kernel, alsoLabelled };
 }
 
@@ -58,7 +72,7 @@ function appWith(change: (doc: ContainerInspect) => void): ContainerInspect {
 /** The stack's other containers as verify finds them: the monitor's PidMode names the app fixture's id. */
 const DEV_OTHERS: FoundContainers = new Map<Role, FoundContainer>([
   ["app", found(fixture("dev-app"))],
-  ["db", found(fixture("dev-db"), KERNEL_DEV_DB)],
+  ["db", found(fixture("dev-db"))],
 ]);
 
 describe("compare: a container as the stack wants it", () => {
@@ -71,7 +85,10 @@ describe("compare: a container as the stack wants it", () => {
       ["MemorySwap", "ok"],
       ["NanoCpus", "ok"],
       ["PidsLimit", "ok"],
+      ["memory.max (kernel)", "ok"],
+      ["memory.swap.max (kernel)", "ok"],
       ["pids.max (kernel)", "ok"],
+      ["cpu.max (kernel)", "ok"],
       ["Init", "ok"],
       ["RestartPolicy", "ok"],
       ["LogConfig.Type", "ok"],
@@ -94,11 +111,11 @@ describe("compare: a container as the stack wants it", () => {
   });
 
   it("the Postgres fixture passes: its health check need only be present, its named volume is no host path", () => {
-    expect(problems(wantedDb, found(fixture("dev-db"), KERNEL_DEV_DB))).toEqual([]);
+    expect(problems(wantedDb, found(fixture("dev-db")))).toEqual([]);
   });
 
   it("the monitor fixture passes, its hardening checked, in the PID namespace of the app verify found", () => {
-    const rows = compareContainer(wantedMonitor, found(fixture("dev-monitor"), KERNEL_16), DEV_OTHERS);
+    const rows = compareContainer(wantedMonitor, found(fixture("dev-monitor")), DEV_OTHERS);
     expect(rows.filter((r) => r.status !== "ok")).toEqual([]);
     expect(rows.map((r) => [r.setting, r.wanted, r.inForce]).slice(rows.findIndex((r) => r.setting === "Healthcheck"), -3)).toEqual([
       ["Healthcheck", '["CMD","node","/app/dist/healthcheck.js"]', '["CMD","node","/app/dist/healthcheck.js"]'],
@@ -116,8 +133,8 @@ describe("compare: a container as the stack wants it", () => {
   it("compareStack hands the monitor the app it found", () => {
     const stack = new Map<Role, FoundContainer | undefined>([
       ...DEV_OTHERS,
-      ["monitor", found(fixture("dev-monitor"), KERNEL_16)],
-      ["guard", found(fixture("dev-guard"), KERNEL_32)],
+      ["monitor", found(fixture("dev-monitor"))],
+      ["guard", found(fixture("dev-guard"))],
     ]);
     const rows = compareStack(dev, stack);
     expect(rows.find((r) => r.role === "monitor" && r.setting === "PidMode")).toMatchObject({ status: "ok" });
@@ -125,18 +142,28 @@ describe("compare: a container as the stack wants it", () => {
   });
 
   it("the session guard fixture passes: every capability dropped, none added, a read-only root", () => {
-    expect(problems(wantedGuard, found(fixture("dev-guard"), KERNEL_32))).toEqual([]);
+    expect(problems(wantedGuard, found(fixture("dev-guard")))).toEqual([]);
   });
 
   it("a guard that adds a capability or writes its root is reported", () => {
     const guard = fixtureWith("dev-guard", (d) => Object.assign(d.HostConfig!, { CapAdd: ["NET_RAW"], ReadonlyRootfs: false }));
-    expect(problems(wantedGuard, found(guard, KERNEL_32)).map(([setting]) => setting).sort()).toEqual(["CapAdd", "ReadonlyRootfs"]);
+    expect(problems(wantedGuard, found(guard)).map(([setting]) => setting).sort()).toEqual(["CapAdd", "ReadonlyRootfs"]);
   });
 
-  it("an unreadable kernel value is shown but is not a failure", () => {
-    const rows = compareContainer(wantedApp, found(fixture("dev-app"), { readable: false, reason: "not readable: remote" }));
-    expect(rows.find((r) => r.setting === "pids.max (kernel)")).toMatchObject({ inForce: "not readable: remote", status: "unreadable" });
+  it("an unreadable kernel is shown, one row per value, but is not a failure", () => {
+    const rows = compareContainer(wantedApp, found(fixture("dev-app"), { readable: false, reason: "not readable: tcp:// engine" }));
+    expect(rows.filter((r) => r.setting.endsWith("(kernel)")).map((r) => [r.setting, r.wanted, r.inForce, r.status])).toEqual([
+      ["memory.max (kernel)", "2g", "not readable: tcp:// engine", "unreadable"],
+      ["memory.swap.max (kernel)", "none (0)", "not readable: tcp:// engine", "unreadable"],
+      ["pids.max (kernel)", "232", "not readable: tcp:// engine", "unreadable"],
+      ["cpu.max (kernel)", "1 CPU", "not readable: tcp:// engine", "unreadable"],
+    ]);
     expect(allInForce(rows)).toBe(true);
+  });
+
+  it("one kernel value unreadable (swap accounting off) is that row only", () => {
+    const rows = compareContainer(wantedApp, found(fixture("dev-app"), kernelOf(wantedApp, { swap: { unreadable: "not readable: x: ENOENT" } })));
+    expect(rows.filter((r) => r.status !== "ok").map((r) => [r.setting, r.status])).toEqual([["memory.swap.max (kernel)", "unreadable"]]);
   });
 });
 
@@ -210,12 +237,32 @@ describe("compare: each setting wrong is reported exactly", () => {
   });
 
   it("the kernel's pids.max differing from Docker's PidsLimit (a systemd reload undid an update)", () => {
-    const rows = problems(wantedApp, found(fixture("dev-app"), { readable: true, pidsMax: -1, file: "/x/pids.max" }));
+    const rows = problems(wantedApp, found(fixture("dev-app"), kernelOf(wantedApp, { pids: { value: -1 } })));
     expect(rows).toEqual([["pids.max (kernel)", "unlimited", "mismatch"]]);
   });
 
+  it("swap turned back on under Docker (memory.swap.max max after a daemon-reload, cgroup v2 with systemd)", () => {
+    const rows = problems(wantedApp, found(fixture("dev-app"), kernelOf(wantedApp, { swap: { value: { bytes: Infinity } } })));
+    expect(rows).toEqual([["memory.swap.max (kernel)", "unlimited (max)", "mismatch"]]);
+  });
+
+  it("swap max on the container but 0 on a slice above it is in force, and says where it binds", () => {
+    const bound = kernelOf(wantedApp, { swap: { value: { bytes: 0, boundBy: "/sys/fs/cgroup/metamcp.slice/metamcp-app.slice" } } });
+    const row = compareContainer(wantedApp, found(fixture("dev-app"), bound)).find((r) => r.setting === "memory.swap.max (kernel)");
+    expect(row).toMatchObject({ wanted: "none (0)", inForce: "none (0) (bound by /sys/fs/cgroup/metamcp.slice/metamcp-app.slice)", status: "ok" });
+  });
+
+  it.each([
+    ["memory.max (kernel)", { memory: { value: Infinity } }, "unlimited (max)"],
+    ["memory.max (kernel)", { memory: { value: 3 * 1024 ** 3 } }, "3g"],
+    ["cpu.max (kernel)", { cpus: { value: Infinity } }, "unlimited (max)"],
+    ["cpu.max (kernel)", { cpus: { value: 2 } }, "2 CPUs"],
+  ])("the kernel's %s changed under Docker: %j", (setting, change, inForce) => {
+    expect(problems(wantedApp, found(fixture("dev-app"), kernelOf(wantedApp, change as Partial<KernelLimits>)))).toEqual([[setting, inForce, "mismatch"]]);
+  });
+
   it("a second container with the same labels (a copy started by hand)", () => {
-    const rows = problems(wantedApp, found(fixture("dev-app"), KERNEL_DEV_APP, ["metamcp-dev-copy"]));
+    const rows = problems(wantedApp, found(fixture("dev-app"), undefined, ["metamcp-dev-copy"]));
     expect(rows).toEqual([["Containers with these labels", "2 (also metamcp-dev-copy)", "mismatch"]]);
   });
 
@@ -246,7 +293,7 @@ describe("compare: CgroupParent, when the stack puts containers in slices", () =
 
 describe("compare: the monitor's hardening, each setting wrong reported exactly", () => {
   const APP_ID = "a".repeat(64);
-  const monitorWith = (change: (doc: ContainerInspect) => void) => found(fixtureWith("dev-monitor", change), KERNEL_16);
+  const monitorWith = (change: (doc: ContainerInspect) => void) => found(fixtureWith("dev-monitor", change));
 
   const CASES: Array<[string, (doc: ContainerInspect) => void, string, string]> = [
     ["another health check", (d) => (d.Config!.Healthcheck = { Test: ["CMD-SHELL", "true"] }), "Healthcheck", '["CMD-SHELL","true"]'],
@@ -279,7 +326,7 @@ describe("compare: the monitor's hardening, each setting wrong reported exactly"
   });
 
   it("with MetaMCP missing, the PidMode row says what it wanted and fails", () => {
-    const rows = compareContainer(wantedMonitor, found(fixture("dev-monitor"), KERNEL_16), new Map<Role, FoundContainer>([["db", found(fixture("dev-db"))]]));
+    const rows = compareContainer(wantedMonitor, found(fixture("dev-monitor")), new Map<Role, FoundContainer>([["db", found(fixture("dev-db"))]]));
     expect(rows.filter((r) => r.status !== "ok").map((r) => [r.setting, r.wanted, r.inForce, r.status])).toEqual([
       ["PidMode", "container:<id of metamcp-dev> (missing)", `container:${APP_ID}`, "mismatch"],
     ]);

@@ -24,6 +24,8 @@ const STACK = `verifytest${process.pid}`;
 const PREFIX = `mgv-${process.pid}`;
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
+/** The rows of the kernel's own limits, one per cgroup file verify reads. */
+const KERNEL_FILES = ["memory.max (kernel)", "memory.swap.max (kernel)", "pids.max (kernel)", "cpu.max (kernel)"];
 
 type Role = "app" | "db" | "monitor";
 const NAMES: Record<Role, string> = { app: PREFIX, db: `${PREFIX}-postgres`, monitor: `${PREFIX}-monitor` };
@@ -192,13 +194,13 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
     });
 
     it.each([
-      ["--memory 512m", ["--memory", "512m"], "Memory", "512m"],
-      ["--memory-swap 2g (swap allowed)", ["--memory-swap", "2g"], "MemorySwap", "2g"],
-      ["--cpus 2", ["--cpus", "2"], "NanoCpus", "2 CPUs"],
-      ["--restart no", ["--restart", "no"], "RestartPolicy", "no"],
-    ])("%s", async (_, flags, setting, inForce) => {
+      ["--memory 512m", ["--memory", "512m"], [["Memory", "512m"], ["memory.max (kernel)", "512m"], ["memory.swap.max (kernel)", "512m"]]],
+      ["--memory-swap 2g (swap allowed)", ["--memory-swap", "2g"], [["MemorySwap", "2g"], ["memory.swap.max (kernel)", "1g"]]],
+      ["--cpus 2", ["--cpus", "2"], [["NanoCpus", "2 CPUs"], ["cpu.max (kernel)", "2 CPUs"]]],
+      ["--restart no", ["--restart", "no"], [["RestartPolicy", "no"]]],
+    ])("%s: Docker's value, and the kernel's where it holds one", async (_, flags, rows) => {
       await docker("update", ...flags, ids.app!);
-      expect(problems(await verify())).toEqual([[NAMES.app, setting, inForce, "mismatch"]]);
+      expect(problems(await verify())).toEqual(rows.map(([setting, inForce]) => [NAMES.app, setting, inForce, "mismatch"]));
     });
 
     it("--pids-limit 100: Docker's value and the kernel's both differ", async () => {
@@ -267,7 +269,7 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
       // The monitor goes down with MetaMCP's PID namespace; how far its restarts got is a race, so only MetaMCP's rows.
       expect(problems(await verify()).filter(([name]) => name === NAMES.app)).toEqual([
         [NAMES.app, "State", "exited", "mismatch"],
-        [NAMES.app, "pids.max (kernel)", "not readable: the container is not running", "unreadable"],
+        ...KERNEL_FILES.map((setting) => [NAMES.app, setting, "not readable: the container is not running", "unreadable"]),
       ]);
     });
   });
@@ -292,7 +294,7 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
       ids.db = await createContainer(NAMES.db, body, DEV_PIDS.db, { start: false });
       expect(problems(await verify())).toEqual([
         [NAMES.db, "State", "created", "mismatch"],
-        [NAMES.db, "pids.max (kernel)", "not readable: the container is not running", "unreadable"],
+        ...KERNEL_FILES.map((setting) => [NAMES.db, setting, "not readable: the container is not running", "unreadable"]),
         [NAMES.db, "Privileged", "true", "mismatch"],
       ]);
     } finally {
@@ -423,7 +425,10 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
         const json = await cli(STACK, "--config-file", stackFile, "--json");
         expect(json.code).toBe(1);
         const report = JSON.parse(json.stdout) as VerifyReport;
-        expect(problems(report)).toEqual([[NAMES.app, "NanoCpus", "2 CPUs", "mismatch"]]);
+        expect(problems(report)).toEqual([
+          [NAMES.app, "NanoCpus", "2 CPUs", "mismatch"],
+          [NAMES.app, "cpu.max (kernel)", "2 CPUs", "mismatch"],
+        ]);
         const table = await cli(STACK, "--config-file", stackFile);
         expect(table.code).toBe(1);
         expect(table.stdout).toMatch(new RegExp(`^${NAMES.app}\\s+NanoCpus\\s+1 CPU\\s+2 CPUs\\s+MISMATCH$`, "m"));

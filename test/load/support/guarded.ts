@@ -6,12 +6,14 @@
  * The PID cap goes through our own PidsLimit provider (`create`), as `pulumi up` applies it, not through
  * `docker run --pids-limit`.
  */
-import { pidsLimitProvider } from "../../../infra/pidsLimit/provider";
+import { pidsLimitProvider, type PidsLimitInputs } from "../../../infra/pidsLimit/provider";
 import { docker, testLabelArgs } from "../../support/docker";
 import { declareStack, named, type RecordedResource } from "../../support/mocks";
 
 /** The engine the docker CLI talks to, as a Docker host string for the PidsLimit provider. */
 export const DOCKER_HOST = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+
+const MiB = 1024 * 1024;
 
 /** What the stack declares for one of its containers, in the units @pulumi/docker takes. */
 export interface GuardSpec {
@@ -71,18 +73,29 @@ export function guardRunArgs(spec: GuardSpec): string[] {
   ];
 }
 
+/** The PidsLimit inputs the stack declares for a container under the spec (pure). */
+export function pidsLimitInputs(spec: GuardSpec, containerId: string, dockerHost = DOCKER_HOST): PidsLimitInputs {
+  return {
+    dockerHost,
+    containerId,
+    limit: spec.pids,
+    memory: spec.memoryMiB * MiB,
+    memorySwap: spec.memorySwapMiB * MiB,
+    running: true,
+  };
+}
+
 /**
- * Creates a labelled container under the spec's limits, caps its PIDs through the PidsLimit provider's
- * `create`, then starts it. The cap goes on before the start so that no process of the test ever runs
- * uncapped. Resolves to the container id. `args` are further `docker create` flags, then image and command.
+ * Creates a labelled container under the spec's limits, stopped, and lets the PidsLimit provider's `create`
+ * cap it and start it, as `pulumi up` does: no process of the test ever runs uncapped. Resolves to the
+ * container id. `args` are further `docker create` flags, then image and command.
  */
 export async function startGuarded(spec: GuardSpec, args: string[], dockerHost = DOCKER_HOST): Promise<string> {
   const id = await createWithoutPidCap(spec, args, dockerHost);
-  const created = await pidsLimitProvider.create({ dockerHost, containerId: id, limit: spec.pids });
-  if (created.outs?.limit !== spec.pids) {
-    throw new Error(`PidsLimit create reported ${created.outs?.limit} in force on ${id}, expected ${spec.pids}`);
+  const created = await pidsLimitProvider.create(pidsLimitInputs(spec, id, dockerHost));
+  if (created.outs?.limit !== spec.pids || created.outs.running !== true) {
+    throw new Error(`PidsLimit create reported ${JSON.stringify(created.outs)} on ${id}, expected limit ${spec.pids} and running`);
   }
-  await docker("-H", dockerHost, "start", id);
   // What the engine recorded must be exactly the spec, or every figure measured on it would be about
   // some other configuration.
   const [inspected] = JSON.parse(await docker("-H", dockerHost, "inspect", id)) as Array<{ HostConfig: Record<string, any> }>;
@@ -96,8 +109,8 @@ export async function startGuarded(spec: GuardSpec, args: string[], dockerHost =
     pids: host.PidsLimit,
   };
   const expected = {
-    memory: spec.memoryMiB * 1024 * 1024,
-    memorySwap: spec.memorySwapMiB * 1024 * 1024,
+    memory: spec.memoryMiB * MiB,
+    memorySwap: spec.memorySwapMiB * MiB,
     nanoCpus: Math.round(Number(spec.cpus) * 1e9),
     init: spec.init,
     restart: spec.restart,

@@ -1,6 +1,6 @@
 /**
  * Small Node programs the load tests run inside containers (the test Node image has node and busybox only),
- * passed as `node -e <source>`, plus the host-side reader of the heartbeat they write. Each is bounded: it
+ * passed as `node -e <source>`, a shell snippet or two, plus the host-side reader of the heartbeat they write. Each is bounded: it
  * ends by itself after the time or size it is given.
  */
 import * as fs from "node:fs";
@@ -20,6 +20,13 @@ beat();
 setInterval(beat, 100);
 process.on("SIGTERM", () => process.exit(0));
 `;
+
+/**
+ * A shell snippet that prints the PID cap the process running it finds in its own cgroup: run as a
+ * container's first command, it says whether the cap was in force before anything of the container ran.
+ * cgroup v1 mounts the container's pids hierarchy at /sys/fs/cgroup/pids; v2 its own cgroup at /sys/fs/cgroup.
+ */
+export const FIRST_PROCESS_PIDS_MAX = "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max";
 
 /**
  * A fork bomb that does not give up: spawns detached \`sleep 600\` children as fast as it can until
