@@ -53,6 +53,8 @@ export class InUseSession {
   }
 
   private async open(): Promise<void> {
+    // A session that still answers is ended as the protocol says; one MetaMCP lost answers 404 to it.
+    await this.session?.transport.terminateSession().catch(() => undefined);
     await this.session?.client.close().catch(() => undefined);
     this.session = await connect(this.endpoint);
     const { tools } = await this.session.client.listTools();

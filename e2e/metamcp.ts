@@ -215,6 +215,8 @@ async function runE2e(options: CliOptions): Promise<Figures> {
     await sleep(2_000);
   }
 
+  // Calls that failed before any fault was injected: these must be none.
+  const failedBeforeFaults = inUse.failed;
   const faults = options.faults ? await injectFaults(app, monitor, inUse, options) : undefined;
   if (faults) app = faults.appId;
 
@@ -244,7 +246,7 @@ async function runE2e(options: CliOptions): Promise<Figures> {
       reaps: audit.filter((r) => r.event === "reap").map((r) => String(r.reason)),
       records: audit.length,
     },
-    inUse: { calls: inUse.calls, failed: inUse.failed, reconnects: inUse.reconnects, tools: inUse.tools },
+    inUse: { calls: inUse.calls, failed: failedBeforeFaults, failedInFaults: inUse.failed - failedBeforeFaults, reconnects: inUse.reconnects, tools: inUse.tools },
     serversInError: await serversInError(options.databaseUrl),
     forkFailures: (await forkFailures(app)).length,
     faults: faults?.figures,
@@ -285,14 +287,15 @@ async function injectFaults(appId: string, monitorId: string, inUse: InUseSessio
 }
 
 /**
- * kill -9 of the first process whose command line starts with `prefix`, from inside the container as
- * root, found through /proc with plain sh (MetaMCP's image need not have pgrep).
+ * kill -9 of the first process whose command line starts with `prefix`, from inside the container as its
+ * own user (who owns MetaMCP's processes: root there has no capability under a non-root image user), found
+ * through /proc with plain sh (MetaMCP's image need not have pgrep).
  */
 async function killInContainer(containerId: string, prefix: string): Promise<void> {
   const script =
     `for d in /proc/[0-9]*; do c=$(tr '\\0' ' ' < "$d/cmdline" 2>/dev/null); ` +
     `case "$c" in "$1"*) kill -9 "\${d#/proc/}"; exit 0;; esac; done; echo "no process starts with $1" >&2; exit 1`;
-  await docker("exec", "-u", "0", containerId, "sh", "-c", script, "sh", prefix);
+  await docker("exec", containerId, "sh", "-c", script, "sh", prefix);
 }
 
 function seconds(duration: string): number {

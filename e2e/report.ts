@@ -21,7 +21,8 @@ export interface Figures {
   samples: Sample[];
   guard: { endedIdle: number; endedByClient: number; deletesOk: number; deletesFailed: number };
   monitor: { reaps: string[]; records: number };
-  inUse: { calls: number; failed: number; reconnects: number; tools: number };
+  /** `failed`: calls that failed before any fault was injected; `failedInFaults`: after (with --faults). */
+  inUse: { calls: number; failed: number; failedInFaults: number; reconnects: number; tools: number };
   serversInError: string[];
   forkFailures: number;
   faults?: Record<string, unknown>;
@@ -31,7 +32,7 @@ export interface Figures {
 export function judge(f: Figures): string[] {
   const failures: string[] = [];
   if (f.serversInError.length > 0) failures.push(`MetaMCP marked ${f.serversInError.join(", ")} ERROR`);
-  if (f.inUse.failed > 0 && !f.faults) failures.push(`${f.inUse.failed} tool calls of the session in use failed`);
+  if (f.inUse.failed > 0) failures.push(`${f.inUse.failed} tool calls of the session in use failed`);
   if (f.forkFailures > 0) failures.push(`${f.forkFailures} log lines of MetaMCP say a thread or process could not be made (EAGAIN)`);
   const took = f.leak.backToBaselineAt === undefined ? undefined : f.leak.backToBaselineAt - f.leak.lastAbandonAt;
   if (took === undefined) failures.push("the abandoned sessions' groups never went away");
@@ -55,7 +56,7 @@ export function formatReport(f: Figures): string {
     `  server groups: ${f.baselineGroups} with the idle set and the session in use, ${f.peakGroups} after the last round, back to ${f.baselineGroups} ${took} after the last abandon (bound ${f.leak.boundSeconds} s)`,
     `  guard: ${f.guard.endedIdle} sessions ended idle by DELETE (${f.guard.deletesOk} DELETEs ok, ${f.guard.deletesFailed} failed), ${f.guard.endedByClient} ended by their client`,
     `  monitor: ${f.monitor.reaps.length} reaps${f.monitor.reaps.length ? ` (${[...new Set(f.monitor.reaps)].join(", ")})` : ""}, ${f.monitor.records} audit records`,
-    `  session in use: ${f.inUse.calls} tool calls, ${f.inUse.failed} failed, ${f.inUse.reconnects} re-initialised (${f.inUse.tools} tools)`,
+    `  session in use: ${f.inUse.calls} tool calls, ${f.inUse.failed} failed${f.faults ? ` (and ${f.inUse.failedInFaults} during the faults)` : ""}, ${f.inUse.reconnects} re-initialised (${f.inUse.tools} tools)`,
     `  servers marked ERROR: ${f.serversInError.length ? f.serversInError.join(", ") : "none"}; EAGAIN lines: ${f.forkFailures}`,
     "  over time (s: tasks, MiB, groups, guard sessions):",
     ...f.samples.filter((_, i) => i % every === 0).map((s) => `    ${String(s.t).padStart(4)}: ${s.tasks}, ${s.memoryMiB}, ${s.groups}, ${s.guardSessions}`),
