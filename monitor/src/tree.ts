@@ -1,13 +1,26 @@
 /**
- * From a process table to what the policy reasons about: MCP groups (live or orphaned), the
- * protected processes, and zombies. Pure.
+ * From a process table to what the policy reasons about: groups of processes (MCP servers, live
+ * or orphaned, and everything else that is not protected), the main server, and zombies. Pure:
+ * what it must remember between scans goes out in the snapshot's `memory` and comes back in.
  *
- * A group is a session. MetaMCP spawns every MCP server detached, so its leader starts a session
- * and a process group of its own (SID = PGID = leader pid) and everything it starts stays in that
- * session. Grouping by session rather than by process group also catches a child that made a
- * process group of its own, which MetaMCP's single `kill(-pgid)` would miss.
+ * A group starts from a session. MetaMCP spawns every MCP server detached, so its leader starts a
+ * session and a process group of its own (SID = PGID = leader pid) and everything it starts stays
+ * in that session, unless it starts a session of its own too (`setsid`, as browsers are launched).
+ * So a session is followed up its ancestry: a session whose leader descends from another
+ * unprotected session belongs to that session's group, and is reaped with it ("by descent").
+ * A process that escaped before the monitor saw its parent (a double fork: it is PID 1's child
+ * from the start) is matched by its start time: if it started during the life of an MCP group that
+ * was orphaned or has ended, and now sits under PID 1 in a session of its own, it belongs to that
+ * group ("by start time").
+ *
+ * A group is an MCP group when a member matches an MCP pattern, or when its leader is a child of
+ * the main server (MetaMCP spawns nothing else detached). Protected, never a group: PID 1's
+ * session, the main server's, the monitor's, and sessions entered from outside the namespace.
  */
+import { locateMainServer, type ProcessIdentity } from "./mainServer";
+import type { CommandMatcher } from "./patterns";
 import { CLOCK_TICKS_PER_SECOND, type ProcessInfo, type ProcessTable } from "./proc/reader";
+import { redactCommandLine } from "./redact";
 
 export interface ClassifyOptions {
   matcher: CommandMatcher;
@@ -15,28 +28,35 @@ export interface ClassifyOptions {
   selfPid: number;
 }
 
-export type OrphanReason = "leader-gone" | "reparented";
+export type OrphanReason = "leader-gone" | "reparented" | "escaped";
 
-export interface McpGroup {
-  /** Session id, which is also the leader's pid and the group's key. */
+/** live and orphaned: MCP groups; other: an unprotected group matching no pattern (touched only in an emergency). */
+export type GroupState = "live" | "orphaned" | "other";
+
+export interface Group {
+  /** The group's first session: its id is the group's key, and the leader's pid. */
   sid: number;
-  /** The process groups in the session; normally just [sid]. */
+  /** Every session of the group: the first, then those that joined it by descent or start time. */
+  sessions: number[];
+  /** The process groups of its sessions; normally just [sid]. */
   pgids: number[];
   /** Live (non-zombie) members; only these can be signalled and hold memory. The reader rewrites these objects next scan. */
   members: ProcessInfo[];
-  /** The leader if it is alive (not a zombie). */
+  /** The first session's leader if it is alive (not a zombie). */
   leader: ProcessInfo | undefined;
-  /** The command line that names the group: the leader's, or the first member matching an MCP pattern. */
+  /** The command line that names the group, secrets redacted: the leader's, else the first member matching an MCP pattern, else the oldest member's. */
   cmdline: string;
   /** Seconds since the oldest member started. */
   ageSeconds: number;
   /** Start time (ticks after boot) of the oldest member; older groups go first when all else is equal. */
   startTime: number;
   rssBytes: number;
+  /** Threads of its members plus its zombies: what it holds of a pids limit. */
+  tasks: number;
   cpuTicks: number;
-  state: "live" | "orphaned";
+  state: GroupState;
   orphanReason?: OrphanReason;
-  /** Why it is orphaned, in words, for the audit log. */
+  /** Why it is orphaned, in words (secrets redacted), for the audit log. */
   orphanDetail?: string;
 }
 
@@ -44,30 +64,73 @@ export interface Zombie {
   pid: number;
   ppid: number;
   comm: string;
-  /** Command line of the parent that has not collected it; only it (or PID 1 after it exits) can. */
+  /** Command line (secrets redacted) of the parent that has not collected it; only it (or PID 1 after it exits) can. */
   parentCmdline: string;
 }
+
+/** The life of an MCP group, kept a while after it ends, to recognise what escaped it. */
+export interface GroupWindow {
+  sid: number;
+  /** Ticks after boot: the group's oldest member's start, and when it was last seen. */
+  startTime: number;
+  lastSeen: number;
+  /** Present and orphaned at the last scan, or present and live; false once gone. */
+  present: boolean;
+  state: "live" | "orphaned";
+  /** Redacted, for the audit log. */
+  cmdline: string;
+}
+
+/** What classify remembers between scans. */
+export interface TreeMemory {
+  /** The main server an earlier scan found, followed while it lives. */
+  mainServer?: ProcessIdentity;
+  windows: readonly GroupWindow[];
+}
+
+export const EMPTY_TREE_MEMORY: TreeMemory = { windows: [] };
+
+/** Ended groups' windows are kept this long (uptime), and at most this many, newest first. */
+export const WINDOW_KEEP_SECONDS = 600;
+export const MAX_ENDED_WINDOWS = 256;
 
 export interface Snapshot {
   processes: number;
   /** Processes plus threads, the monitor's own excepted: what the target container's pids limit counts. */
   tasks: number;
+  /** Resident memory of every process, the monitor's own excepted (it is charged to its own container). */
   rssBytes: number;
-  /** Pids of processes matching the main-server pattern. */
-  mainPids: number[];
+  /** The main server (MetaMCP's backend), found by structure; undefined when there is none. */
+  mainPid: number | undefined;
+  /** Every live process whose command line matches the main pattern: more than one means impostors. */
+  mainPatternPids: number[];
   /** Sessions that are never touched: PID 1's, the main server's, the monitor's, and those entered from outside. */
   protectedSessions: number[];
-  groups: McpGroup[];
+  /** MCP groups, live and orphaned. */
+  groups: Group[];
+  /** Unprotected groups that are not MCP servers: candidates in an emergency only. */
+  others: Group[];
   zombies: Zombie[];
   uptimeSeconds: number;
+  /** Pass to the next classify. */
+  memory: TreeMemory;
 }
 
-/** Builds the snapshot the policy decides on. Runs every scan over every process: one pass to index, one per session. */
-export function classify(table: ProcessTable, options: ClassifyOptions): Snapshot {
+/** A command line as it may be shown: redacted, its cut-off tail dropped. */
+export function shownCommandLine(process: ProcessInfo): string {
+  return redactCommandLine(process.cmdline, process.cmdlineTruncated);
+}
+
+/** Builds the snapshot the policy decides on. Runs every scan over every process: a few linear passes. */
+export function classify(table: ProcessTable, options: ClassifyOptions, memory: TreeMemory = EMPTY_TREE_MEMORY): Snapshot {
   const { matcher } = options;
+  const isMcp = (p: ProcessInfo) => !p.cmdlinePending && matcher.isMcp(p.cmdline);
+  const isMain = (p: ProcessInfo) => !p.cmdlinePending && matcher.isMain(p.cmdline);
+  const nowTicks = Math.round(table.uptimeSeconds * CLOCK_TICKS_PER_SECOND);
+
   const byPid = new Map<number, ProcessInfo>();
   const sessions = new Map<number, ProcessInfo[]>();
-  const mainPids: number[] = [];
+  const mainPatternPids: number[] = [];
   const zombieProcesses: ProcessInfo[] = [];
   let rssBytes = 0;
   let tasks = 0;
@@ -76,40 +139,78 @@ export function classify(table: ProcessTable, options: ClassifyOptions): Snapsho
     rssBytes += process.rssBytes;
     tasks += Math.max(process.threads, 1);
     if (process.state === "Z") zombieProcesses.push(process);
-    else if (matcher.kind(process.cmdline) === "main") mainPids.push(process.pid);
+    else if (isMain(process)) mainPatternPids.push(process.pid);
     const members = sessions.get(process.sid);
     if (members) members.push(process);
     else sessions.set(process.sid, [process]);
   }
-  // The monitor shares the namespace but not the cgroup: its threads do not count against the
-  // target's pids limit, so they are left out of the tasks the emergency threshold is compared with.
+  // The monitor shares the namespace but not the cgroup: its threads and memory do not count
+  // against the target's limits, so they are left out of what the emergency thresholds see.
   const selfSid = byPid.get(options.selfPid)?.sid;
-  for (const process of selfSid === undefined ? [] : sessions.get(selfSid)!) tasks -= Math.max(process.threads, 1);
-
-  const mainSet = new Set(mainPids);
-  const protectedSessions = new Set<number>();
-  const protect = (pid: number) => {
-    const process = byPid.get(pid);
-    if (process) protectedSessions.add(process.sid);
-  };
-  protect(1);
-  protect(options.selfPid);
-  for (const pid of mainPids) protect(pid);
-  // Session 0 lies outside this namespace: processes `docker exec` started. So does a leader whose
-  // parent is 0: it was entered from outside (docker exec with a tty, or the monitor's own container).
-  protectedSessions.add(0);
-  for (const sid of sessions.keys()) {
-    const leader = byPid.get(sid);
-    if (leader && leader.ppid === 0) protectedSessions.add(sid);
+  for (const process of selfSid === undefined ? [] : sessions.get(selfSid)!) {
+    tasks -= Math.max(process.threads, 1);
+    rssBytes -= process.rssBytes;
   }
 
-  const groups: McpGroup[] = [];
-  for (const [sid, processes] of sessions) {
+  const pid1 = byPid.get(1);
+  const main = locateMainServer({
+    byPid,
+    pid1Session: pid1 ? (sessions.get(pid1.sid) ?? []) : [],
+    matches: isMain,
+    previous: memory.mainServer,
+  });
+
+  const protectedSessions = new Set<number>([0]); // session 0 lies outside the namespace: `docker exec`
+  for (const pid of [1, options.selfPid, main?.pid]) {
+    const process = pid === undefined ? undefined : byPid.get(pid);
+    if (process) protectedSessions.add(process.sid);
+  }
+  for (const sid of sessions.keys()) {
+    // A leader whose parent is 0 was entered from outside (docker exec with a tty, or the monitor's own container).
+    if (byPid.get(sid)?.ppid === 0) protectedSessions.add(sid);
+  }
+
+  // Each unprotected session joins the group of the topmost unprotected session it descends from.
+  const rootOf = new Map<number, number>();
+  const findRoot = (sid: number): number => {
+    const trail: number[] = [];
+    let current = sid;
+    for (;;) {
+      const known = rootOf.get(current);
+      if (known !== undefined) {
+        current = known;
+        break;
+      }
+      trail.push(current);
+      const parentSid = byPid.get(entryOf(sessions.get(current)!, current).ppid)?.sid;
+      if (parentSid === undefined || protectedSessions.has(parentSid) || trail.includes(parentSid)) break;
+      current = parentSid;
+    }
+    for (const s of trail) rootOf.set(s, current);
+    return current;
+  };
+  const sessionsOfRoot = new Map<number, number[]>();
+  for (const sid of sessions.keys()) {
     if (protectedSessions.has(sid)) continue;
-    const group = sessionGroup(sid, processes, matcher);
-    if (!group) continue;
+    const root = findRoot(sid);
+    const list = sessionsOfRoot.get(root);
+    if (list) list.push(sid);
+    else sessionsOfRoot.set(root, [sid]);
+  }
+
+  const groups: Group[] = [];
+  const others: Group[] = [];
+  for (const [root, sids] of sessionsOfRoot) {
+    const group = buildGroup(root, sids, sessions, isMcp);
+    if (!group) continue; // nothing but zombies: nothing to signal
     group.ageSeconds = Math.max(0, table.uptimeSeconds - group.startTime / CLOCK_TICKS_PER_SECOND);
-    const orphan = orphanhood(group.leader, sid, byPid, mainSet);
+    const mcp = (group.leader !== undefined && main !== undefined && group.leader.ppid === main.pid) || group.members.some(isMcp);
+    if (!mcp) {
+      group.state = "other";
+      others.push(group);
+      continue;
+    }
+    const orphan = orphanhood(group.leader, root, byPid, main);
     if (orphan) {
       group.state = "orphaned";
       group.orphanReason = orphan.reason;
@@ -118,80 +219,146 @@ export function classify(table: ProcessTable, options: ClassifyOptions): Snapsho
     groups.push(group);
   }
 
+  const windows = nextWindows(memory.windows, groups, nowTicks);
+  const stillOthers: Group[] = [];
+  for (const other of others) {
+    const underPid1 = entryOf(sessions.get(other.sid)!, other.sid).ppid === 1;
+    const window = underPid1 ? escapedFrom(other, windows) : undefined;
+    if (!window) {
+      stillOthers.push(other);
+      continue;
+    }
+    const group = window.present ? groups.find((g) => g.sid === window.sid && g.state === "orphaned") : undefined;
+    if (group) {
+      merge(group, other);
+    } else {
+      other.state = "orphaned";
+      other.orphanReason = "escaped";
+      other.orphanDetail = `started while MCP group ${window.sid} (${window.cmdline}) ran, and left under PID 1 when it ${window.present ? "was orphaned" : "ended"}`;
+      groups.push(other);
+    }
+  }
+
   return {
     processes: table.processes.length,
     tasks,
     rssBytes,
-    mainPids,
+    mainPid: main?.pid,
+    mainPatternPids,
     protectedSessions: [...protectedSessions].sort((a, b) => a - b),
     groups,
-    zombies: zombieProcesses.map((p) => ({ pid: p.pid, ppid: p.ppid, comm: p.comm, parentCmdline: byPid.get(p.ppid)?.cmdline ?? "" })),
+    others: stillOthers,
+    zombies: zombieProcesses.map((p) => {
+      const parent = byPid.get(p.ppid);
+      return { pid: p.pid, ppid: p.ppid, comm: p.comm, parentCmdline: parent ? shownCommandLine(parent) : "" };
+    }),
     uptimeSeconds: table.uptimeSeconds,
+    memory: { mainServer: main && { pid: main.pid, startTime: main.startTime }, windows },
   };
 }
 
-/** The session as a live MCP group (classify settles age and orphanhood), or undefined when no member is an MCP server. */
-function sessionGroup(sid: number, processes: ProcessInfo[], matcher: CommandMatcher): McpGroup | undefined {
-  const members: ProcessInfo[] = [];
-  let matching: ProcessInfo | undefined;
-  let leader: ProcessInfo | undefined;
+/** The process whose parent a session hangs from: its leader while alive, else its oldest live member, else any. */
+function entryOf(processes: readonly ProcessInfo[], sid: number): ProcessInfo {
   let oldest: ProcessInfo | undefined;
-  let rssBytes = 0;
-  let cpuTicks = 0;
-  let pgids: number[] | undefined;
-  for (const process of processes) {
-    if (process.state === "Z") continue;
-    members.push(process);
-    if (!matching && matcher.kind(process.cmdline) === "mcp") matching = process;
-    if (process.pid === sid) leader = process;
-    if (!oldest || process.startTime < oldest.startTime) oldest = process;
-    rssBytes += process.rssBytes;
-    cpuTicks += process.cpuTicks;
-    if (!pgids) pgids = [process.pgid];
-    else if (!pgids.includes(process.pgid)) pgids.push(process.pgid);
+  for (const p of processes) {
+    if (p.pid === sid && p.state !== "Z") return p;
+    if (p.state !== "Z" && (!oldest || p.startTime < oldest.startTime)) oldest = p;
   }
-  if (!matching || !oldest || !pgids) return undefined;
-  return {
-    sid,
-    pgids: pgids.sort((a, b) => a - b),
-    members,
-    leader,
-    cmdline: leader?.cmdline ?? matching.cmdline,
+  return oldest ?? processes[0];
+}
+
+/** The group of a root session and the sessions that descend from it; undefined when none of them has a live member. */
+function buildGroup(
+  root: number,
+  sids: readonly number[],
+  sessions: ReadonlyMap<number, ProcessInfo[]>,
+  isMcp: (p: ProcessInfo) => boolean,
+): Group | undefined {
+  const group: Group = {
+    sid: root,
+    sessions: [root, ...sids.filter((s) => s !== root)],
+    pgids: [],
+    members: [],
+    leader: undefined,
+    cmdline: "",
     ageSeconds: 0,
-    startTime: oldest.startTime,
-    rssBytes,
-    cpuTicks,
+    startTime: 0,
+    rssBytes: 0,
+    tasks: 0,
+    cpuTicks: 0,
     state: "live",
   };
+  let matching: ProcessInfo | undefined;
+  let oldest: ProcessInfo | undefined;
+  for (const sid of group.sessions) {
+    for (const process of sessions.get(sid)!) {
+      group.tasks += Math.max(process.threads, 1);
+      if (process.state === "Z") continue;
+      group.members.push(process);
+      if (process.pid === root) group.leader = process;
+      if (!matching && isMcp(process)) matching = process;
+      if (!oldest || process.startTime < oldest.startTime) oldest = process;
+      group.rssBytes += process.rssBytes;
+      group.cpuTicks += process.cpuTicks;
+      if (!group.pgids.includes(process.pgid)) group.pgids.push(process.pgid);
+    }
+  }
+  if (!oldest) return undefined;
+  group.pgids.sort((a, b) => a - b);
+  group.startTime = oldest.startTime;
+  group.cmdline = shownCommandLine(group.leader ?? matching ?? oldest);
+  return group;
 }
 
-export type CommandKind = "main" | "mcp" | "other";
-
-/** Above this many distinct command lines the cache starts over, so churn cannot grow it without bound. */
-const MAX_CACHED_COMMANDS = 50_000;
+function merge(into: Group, other: Group): void {
+  into.sessions.push(...other.sessions);
+  into.members.push(...other.members);
+  for (const pgid of other.pgids) if (!into.pgids.includes(pgid)) into.pgids.push(pgid);
+  into.pgids.sort((a, b) => a - b);
+  into.rssBytes += other.rssBytes;
+  into.tasks += other.tasks;
+  into.cpuTicks += other.cpuTicks;
+}
 
 /**
- * Which patterns a command line matches, remembered per command line: a process's command line is
- * fixed, and testing every pattern against every process every scan was a good part of a scan.
- * The main-server pattern wins over the MCP ones.
+ * Every present MCP group's window (live ones too: once one ends, what it left behind is matched
+ * against it), and the ended ones still within WINDOW_KEEP_SECONDS, the newest MAX_ENDED_WINDOWS.
  */
-export class CommandMatcher {
-  private readonly cache = new Map<string, CommandKind>();
-
-  constructor(
-    readonly mcpPatterns: readonly RegExp[],
-    readonly mainPattern: RegExp,
-  ) {}
-
-  kind(cmdline: string): CommandKind {
-    let kind = this.cache.get(cmdline);
-    if (kind === undefined) {
-      kind = this.mainPattern.test(cmdline) ? "main" : this.mcpPatterns.some((p) => p.test(cmdline)) ? "mcp" : "other";
-      if (this.cache.size >= MAX_CACHED_COMMANDS) this.cache.clear();
-      this.cache.set(cmdline, kind);
-    }
-    return kind;
+function nextWindows(previous: readonly GroupWindow[], groups: readonly Group[], nowTicks: number): GroupWindow[] {
+  const before = new Map<number, GroupWindow>();
+  for (const w of previous) if (w.present) before.set(w.sid, w);
+  const present = new Map<number, GroupWindow>();
+  const carried = new Set<GroupWindow>();
+  for (const g of groups) {
+    // The same group as last scan (its session id cannot be reused while it was seen then) keeps
+    // its first start time: its oldest member, often the leader, may have exited since.
+    const known = before.get(g.sid);
+    const same = known !== undefined && known.startTime <= g.startTime && g.startTime <= known.lastSeen;
+    if (same) carried.add(known);
+    const startTime = same ? known.startTime : g.startTime;
+    present.set(g.sid, { sid: g.sid, startTime, lastSeen: nowTicks, present: true, state: g.state === "live" ? "live" : "orphaned", cmdline: g.cmdline });
   }
+  const keepTicks = WINDOW_KEEP_SECONDS * CLOCK_TICKS_PER_SECOND;
+  const ended = previous
+    .filter((w) => !carried.has(w) && nowTicks - w.lastSeen <= keepTicks)
+    .map((w) => (w.present ? { ...w, present: false } : w))
+    .sort((a, b) => b.lastSeen - a.lastSeen)
+    .slice(0, MAX_ENDED_WINDOWS);
+  return [...present.values(), ...ended];
+}
+
+/**
+ * The MCP group a group under PID 1 escaped from: one that was orphaned or has ended, during whose
+ * life it started (the latest such group to start). Live groups are never matched: a live
+ * server's helper is still its child, and descent finds it.
+ */
+function escapedFrom(group: Group, windows: readonly GroupWindow[]): GroupWindow | undefined {
+  let found: GroupWindow | undefined;
+  for (const w of windows) {
+    if (w.present && w.state === "live") continue;
+    if (w.startTime <= group.startTime && group.startTime <= w.lastSeen && (!found || w.startTime > found.startTime)) found = w;
+  }
+  return found;
 }
 
 /**
@@ -205,21 +372,21 @@ function orphanhood(
   leader: ProcessInfo | undefined,
   sid: number,
   byPid: ReadonlyMap<number, ProcessInfo>,
-  mainPids: ReadonlySet<number>,
+  main: ProcessInfo | undefined,
 ): { reason: OrphanReason; detail: string } | undefined {
   if (!leader) {
     const zombie = byPid.get(sid);
     return { reason: "leader-gone", detail: zombie ? `leader ${sid} is a zombie` : `leader ${sid} has exited` };
   }
-  if (mainPids.size === 0) return undefined;
+  if (!main) return undefined;
   const seen = new Set<number>();
   for (let pid = leader.ppid; pid > 0 && !seen.has(pid); pid = byPid.get(pid)?.ppid ?? 0) {
-    if (mainPids.has(pid)) return undefined;
+    if (pid === main.pid) return undefined;
     seen.add(pid);
   }
   const parent = byPid.get(leader.ppid);
   return {
     reason: "reparented",
-    detail: `leader's parent is ${leader.ppid}${parent ? ` (${parent.cmdline})` : ""}, not the server`,
+    detail: `leader's parent is ${leader.ppid}${parent ? ` (${shownCommandLine(parent)})` : ""}, not the server`,
   };
 }
