@@ -41,7 +41,8 @@ export const ENV = {
 export type SettingName = keyof typeof ENV;
 
 /**
- * Commands MetaMCP starts MCP servers with (`npm exec`, `npx`, `uvx`, `node …mcp…`, `python -m …`).
+ * Commands MetaMCP starts MCP servers with (`npm exec`, `npx`, `uvx`, `node …mcp…`, `python -m …`),
+ * and the `mcp-server-*` programs they run (`sh -c mcp-server-x`, `python3 …/bin/mcp-server-git`).
  * Matched against the command line with its arguments joined by single spaces.
  *
  * Written so that V8's backtracking engine runs each in linear time on any input: a pattern tried
@@ -49,6 +50,8 @@ export type SettingName = keyof typeof ENV;
  * unbounded quantifiers is anchored at the start (`^`: one position) with no two of them able to
  * split the same run of characters. `(^|/)node\s.*mcp`, their predecessor, was quadratic: on a
  * command line of "/node " repeated it ran `.*` to the end from every one of them (1.2 s on 64 KiB).
+ * Its replacement takes node as the program (the first word) only, which is how node servers run;
+ * a shell script standing in for node (`/bin/sh …/node …/mcp-server`) is found by `mcp-server`.
  */
 export const DEFAULT_MCP_PATTERNS: readonly string[] = [
   "(^|[\\s/])npm(-cli\\.js)? exec\\b",
@@ -56,6 +59,7 @@ export const DEFAULT_MCP_PATTERNS: readonly string[] = [
   "(^|[\\s/])uvx\\s",
   "^(\\S*/)?node\\s.*mcp",
   "^(\\S*/)?python[0-9.]*\\s+-m\\s+\\S",
+  "(^|[\\s/])mcp-server",
 ];
 
 /**

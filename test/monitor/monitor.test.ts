@@ -78,7 +78,7 @@ describe("Monitor on a fixture /proc", () => {
         pid: 201,
         pgid: 200,
         sid: 200,
-        cmdline: "node /home/app/.npm/_npx/1/node_modules/.bin/mcp-server-s200",
+        cmdline: "sh -c mcp-server-s200", // the first member matching a pattern, the leader gone,
         members: 2,
         state: "orphaned",
         ageSeconds: 599,

@@ -29,7 +29,7 @@ describe("classify: MCP groups", () => {
   it("marks a group whose leader exited as orphaned, named by a member that matches a pattern", () => {
     const [group] = groupsOf([...metamcpBase(), ...mcpGroup({ sid: 100, leaderAlive: false })]);
     expect(group).toMatchObject({ state: "orphaned", orphanReason: "leader-gone", orphanDetail: "leader 100 has exited" });
-    expect(group.cmdline).toBe("node /home/app/.npm/_npx/1/node_modules/.bin/mcp-server-s100");
+    expect(group.cmdline).toBe("sh -c mcp-server-s100");
     expect(group.leader).toBeUndefined();
   });
 
@@ -279,11 +279,23 @@ describe("default patterns", () => {
     "node /home/app/.npm/_npx/1/node_modules/.bin/mcp-server-github",
     "python -m mcp_server_sqlite --db /data/x.db",
     "/usr/bin/python3.12 -m mcp_server_git",
+    "sh -c mcp-server-everything",
+    "/usr/bin/python3 /root/.local/share/uv/tools/mcp-server-git/bin/mcp-server-git --repository /r",
+    "/home/u/.nvm/versions/node/v20.19.0/bin/node /srv/mcp/server.js",
   ])("match %s", (cmdline) => {
     expect(matches(cmdline)).toBe(true);
   });
 
-  it.each(["node dist/index.js", "sh /app/docker-entrypoint.sh", "tail -n +1 -F /tmp/backend.out", "node server.js", "python app.py", "pnpm start"])(
+  it.each([
+    "node dist/index.js",
+    "sh /app/docker-entrypoint.sh",
+    "tail -n +1 -F /tmp/backend.out",
+    "node server.js",
+    "python app.py",
+    "pnpm start",
+    "next-server (v15.4.8)",
+    "/bin/sh -c node /srv/app.js mcp", // node must be the program, as it is when node runs a server
+  ])(
     "do not match %s",
     (cmdline) => {
       expect(matches(cmdline)).toBe(false);
