@@ -13,6 +13,8 @@
  * - long runs that look like keys: 32 or more hex digits, or 24 or more base64 characters mixing
  *   upper case, lower case and digits.
  * A command line the reader cut short loses its last (partial) word, so half a secret cannot show.
+ * A value that is `***` already is left as it is, so redacting a text that quotes a redacted
+ * command line (an audit detail) changes nothing.
  *
  * Plain loops over the words, no regular expressions: a hostile command line costs linear time.
  * The input is at most a few KiB (the reader keeps COMMAND_LINE_LIMIT bytes).
@@ -33,7 +35,7 @@ export function redactCommandLine(cmdline: string, truncated = false): string {
   for (let i = 0; i < words.length; i++) {
     const original = words[i];
     if (original === "") continue;
-    if (hideNext && !original.startsWith("-")) {
+    if (hideNext && !original.startsWith("-") && !original.startsWith(MASK)) {
       words[i] = MASK;
       hideNext = SCHEME_WORDS.has(original.toLowerCase());
       continue;
@@ -91,7 +93,7 @@ function redactAssignments(word: string): string {
     if (c !== "=") continue;
     let valueEnd = i + 1;
     while (valueEnd < word.length && !VALUE_END.has(word[valueEnd])) valueEnd++;
-    if (valueEnd > i + 1 && isSecretName(word.slice(nameStart, i))) {
+    if (valueEnd > i + 1 && !word.startsWith(MASK, i + 1) && isSecretName(word.slice(nameStart, i))) {
       out += `${word.slice(copied, i + 1)}${MASK}`;
       copied = valueEnd;
     }

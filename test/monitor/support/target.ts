@@ -57,12 +57,27 @@ wait
 }
 
 const SCRIPTS: Record<string, string> = {
-  // PID 1. On SIGUSR1 it leaks a group of its own, so a benchmark can time leak-to-reap from outside.
+  // PID 1. On SIGUSR1 it leaks a group of its own, so a benchmark can time leak-to-reap from outside;
+  // on SIGUSR2 it starts a runaway: 40 plain processes in a session of their own, matching no MCP pattern.
   "entrypoint.sh": `#!/bin/sh
 trap 'exit 0' TERM
 trap 'setsid /bin/sh /fake/npm-leaky exec @modelcontextprotocol/server-leak-on-signal &' USR1
+trap 'setsid /bin/sh /fake/runaway &' USR2
 /bin/sh /fake/metamcp-server &
 while :; do sleep 1; done
+`,
+  runaway: `#!/bin/sh
+i=1
+while [ $i -lt 40 ]; do sleep 100003 & i=$((i+1)); done
+wait
+`,
+  // Credentials in its command line, as a wrapper script might be given them: it starts a server
+  // detached, then idles as a process that never collects its children (two zombies).
+  wrapper: `#!/bin/sh
+setsid /bin/sh /fake/npm exec @modelcontextprotocol/server-wrapped "$@" &
+sleep 0 &
+sleep 0 &
+exec tail -f -- /dev/null "$@"
 `,
   npm: `#!/bin/sh
 /bin/sh /fake/node /fake/mcp-server "$@" &
@@ -72,8 +87,11 @@ wait
 /bin/sh /fake/node /fake/mcp-server "$@" &
 exit 0
 `,
+  // --helper: starts two detached helpers matching no pattern, as browsers are launched: one its
+  // child in a session of its own (setsid), one left under PID 1 at once (a double fork).
   node: `#!/bin/sh
 case "$*" in *--ignore-term*) trap '' TERM ;; esac
+case "$*" in *--helper*) setsid sleep 100001 & setsid /bin/sh -c 'sleep 100002 & exit 0' ;; esac
 sleep 100000 &
 wait
 `,
