@@ -74,8 +74,9 @@ export interface GroupWindow {
   /** Ticks after boot: the group's oldest member's start, and when it was last seen. */
   startTime: number;
   lastSeen: number;
-  /** Present and orphaned at the last scan, or present and live; false once gone. */
+  /** Present (and orphaned) at the last scan; false once the group has ended. */
   present: boolean;
+  /** What the group was when last seen. */
   state: "live" | "orphaned";
   /** Redacted, for the audit log. */
   cmdline: string;
@@ -85,10 +86,14 @@ export interface GroupWindow {
 export interface TreeMemory {
   /** The main server an earlier scan found, followed while it lives. */
   mainServer?: ProcessIdentity;
+  /** The last scan's MCP groups, and when it ran (ticks after boot): a group missing now ended after that. */
+  lastGroups: readonly Group[];
+  lastScanTicks: number;
+  /** The lives of MCP groups orphaned now or ended lately, to recognise what escaped them. */
   windows: readonly GroupWindow[];
 }
 
-export const EMPTY_TREE_MEMORY: TreeMemory = { windows: [] };
+export const EMPTY_TREE_MEMORY: TreeMemory = { lastGroups: [], lastScanTicks: 0, windows: [] };
 
 /** Ended groups' windows are kept this long (uptime), and at most this many, newest first. */
 export const WINDOW_KEEP_SECONDS = 600;
@@ -116,9 +121,20 @@ export interface Snapshot {
   memory: TreeMemory;
 }
 
+/**
+ * The redacted text of each process's command line, remembered per process object (the reader
+ * hands out the same object scan after scan, and drops it when the process exits, which drops this
+ * entry too): a group's name is needed every scan, redacting it only when the command line changes.
+ */
+const shownByProcess = new WeakMap<ProcessInfo, { raw: string; truncated: boolean; shown: string }>();
+
 /** A command line as it may be shown: redacted, its cut-off tail dropped. */
 export function shownCommandLine(process: ProcessInfo): string {
-  return redactCommandLine(process.cmdline, process.cmdlineTruncated);
+  const known = shownByProcess.get(process);
+  if (known && known.raw === process.cmdline && known.truncated === process.cmdlineTruncated) return known.shown;
+  const shown = redactCommandLine(process.cmdline, process.cmdlineTruncated);
+  shownByProcess.set(process, { raw: process.cmdline, truncated: process.cmdlineTruncated, shown });
+  return shown;
 }
 
 /** Builds the snapshot the policy decides on. Runs every scan over every process: a few linear passes. */
@@ -171,42 +187,49 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   }
 
   // Each unprotected session joins the group of the topmost unprotected session it descends from.
+  // Most sessions hang straight from a protected one (MetaMCP's servers from the backend): they are
+  // their own root, and cost no more than one lookup here.
+  const parentSessionOf = (sid: number): number | undefined => {
+    const parentSid = byPid.get(entryOf(sessions.get(sid)!, sid).ppid)?.sid;
+    return parentSid === undefined || parentSid === sid || protectedSessions.has(parentSid) ? undefined : parentSid;
+  };
   const rootOf = new Map<number, number>();
   const findRoot = (sid: number): number => {
-    const trail: number[] = [];
-    let current = sid;
-    for (;;) {
-      const known = rootOf.get(current);
+    const trail = [sid];
+    let root = sid;
+    for (let parent = parentSessionOf(sid); parent !== undefined && !trail.includes(parent); parent = parentSessionOf(parent)) {
+      const known = rootOf.get(parent);
       if (known !== undefined) {
-        current = known;
+        root = known;
         break;
       }
-      trail.push(current);
-      const parentSid = byPid.get(entryOf(sessions.get(current)!, current).ppid)?.sid;
-      if (parentSid === undefined || protectedSessions.has(parentSid) || trail.includes(parentSid)) break;
-      current = parentSid;
+      trail.push(parent);
+      root = parent;
     }
-    for (const s of trail) rootOf.set(s, current);
-    return current;
+    for (const s of trail) rootOf.set(s, root);
+    return root;
   };
-  const sessionsOfRoot = new Map<number, number[]>();
+  const attached = new Map<number, number[]>(); // root → sessions that descend from it
+  const roots: number[] = [];
   for (const sid of sessions.keys()) {
     if (protectedSessions.has(sid)) continue;
-    const root = findRoot(sid);
-    const list = sessionsOfRoot.get(root);
+    const root = parentSessionOf(sid) === undefined ? sid : findRoot(sid);
+    if (root === sid) {
+      roots.push(sid);
+      continue;
+    }
+    const list = attached.get(root);
     if (list) list.push(sid);
-    else sessionsOfRoot.set(root, [sid]);
+    else attached.set(root, [sid]);
   }
 
   const groups: Group[] = [];
   const others: Group[] = [];
-  for (const [root, sids] of sessionsOfRoot) {
-    const group = buildGroup(root, sids, sessions, isMcp);
+  for (const root of roots) {
+    const group = buildGroup(root, attached.get(root), sessions, isMcp, main?.pid);
     if (!group) continue; // nothing but zombies: nothing to signal
     group.ageSeconds = Math.max(0, table.uptimeSeconds - group.startTime / CLOCK_TICKS_PER_SECOND);
-    const mcp = (group.leader !== undefined && main !== undefined && group.leader.ppid === main.pid) || group.members.some(isMcp);
-    if (!mcp) {
-      group.state = "other";
+    if (group.state === "other") {
       others.push(group);
       continue;
     }
@@ -219,7 +242,9 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
     groups.push(group);
   }
 
-  const windows = nextWindows(memory.windows, groups, nowTicks);
+  const bySid = new Map<number, Group>();
+  for (const group of groups) bySid.set(group.sid, group);
+  const windows = nextWindows(memory, bySid, nowTicks);
   const stillOthers: Group[] = [];
   for (const other of others) {
     const underPid1 = entryOf(sessions.get(other.sid)!, other.sid).ppid === 1;
@@ -228,7 +253,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
       stillOthers.push(other);
       continue;
     }
-    const group = window.present ? groups.find((g) => g.sid === window.sid && g.state === "orphaned") : undefined;
+    const group = window.present ? bySid.get(window.sid) : undefined;
     if (group) {
       merge(group, other);
     } else {
@@ -253,7 +278,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
       return { pid: p.pid, ppid: p.ppid, comm: p.comm, parentCmdline: parent ? shownCommandLine(parent) : "" };
     }),
     uptimeSeconds: table.uptimeSeconds,
-    memory: { mainServer: main && { pid: main.pid, startTime: main.startTime }, windows },
+    memory: { mainServer: main && { pid: main.pid, startTime: main.startTime }, lastGroups: groups, lastScanTicks: nowTicks, windows },
   };
 }
 
@@ -267,16 +292,21 @@ function entryOf(processes: readonly ProcessInfo[], sid: number): ProcessInfo {
   return oldest ?? processes[0];
 }
 
-/** The group of a root session and the sessions that descend from it; undefined when none of them has a live member. */
+/**
+ * The group of a root session and the sessions that descend from it, as "live" or "other" (orphanhood
+ * is settled by the caller); undefined when none of them has a live member. A leader that is the
+ * main server's child makes an MCP group without a pattern's help, and with no pattern matched at all.
+ */
 function buildGroup(
   root: number,
-  sids: readonly number[],
+  attached: readonly number[] | undefined,
   sessions: ReadonlyMap<number, ProcessInfo[]>,
   isMcp: (p: ProcessInfo) => boolean,
+  mainPid: number | undefined,
 ): Group | undefined {
   const group: Group = {
     sid: root,
-    sessions: [root, ...sids.filter((s) => s !== root)],
+    sessions: attached ? [root, ...attached] : [root],
     pgids: [],
     members: [],
     leader: undefined,
@@ -287,8 +317,9 @@ function buildGroup(
     tasks: 0,
     cpuTicks: 0,
     state: "live",
+    orphanReason: undefined,
+    orphanDetail: undefined,
   };
-  let matching: ProcessInfo | undefined;
   let oldest: ProcessInfo | undefined;
   for (const sid of group.sessions) {
     for (const process of sessions.get(sid)!) {
@@ -296,7 +327,6 @@ function buildGroup(
       if (process.state === "Z") continue;
       group.members.push(process);
       if (process.pid === root) group.leader = process;
-      if (!matching && isMcp(process)) matching = process;
       if (!oldest || process.startTime < oldest.startTime) oldest = process;
       group.rssBytes += process.rssBytes;
       group.cpuTicks += process.cpuTicks;
@@ -304,8 +334,11 @@ function buildGroup(
     }
   }
   if (!oldest) return undefined;
-  group.pgids.sort((a, b) => a - b);
+  if (group.pgids.length > 1) group.pgids.sort((a, b) => a - b);
   group.startTime = oldest.startTime;
+  const structural = group.leader !== undefined && mainPid !== undefined && group.leader.ppid === mainPid;
+  const matching = group.leader && structural ? undefined : group.members.find(isMcp);
+  if (!structural && !matching) group.state = "other";
   group.cmdline = shownCommandLine(group.leader ?? matching ?? oldest);
   return group;
 }
@@ -321,30 +354,50 @@ function merge(into: Group, other: Group): void {
 }
 
 /**
- * Every present MCP group's window (live ones too: once one ends, what it left behind is matched
- * against it), and the ended ones still within WINDOW_KEEP_SECONDS, the newest MAX_ENDED_WINDOWS.
+ * The windows to match escapes against: every MCP group orphaned now (open: last seen now), and
+ * every one that ended within WINDOW_KEEP_SECONDS, orphaned or live (the newest MAX_ENDED_WINDOWS).
+ * Live groups get no window while they live: the last scan's groups are kept instead, and one that
+ * is missing now gets its window then, ending at that scan.
  */
-function nextWindows(previous: readonly GroupWindow[], groups: readonly Group[], nowTicks: number): GroupWindow[] {
-  const before = new Map<number, GroupWindow>();
-  for (const w of previous) if (w.present) before.set(w.sid, w);
-  const present = new Map<number, GroupWindow>();
-  const carried = new Set<GroupWindow>();
-  for (const g of groups) {
-    // The same group as last scan (its session id cannot be reused while it was seen then) keeps
-    // its first start time: its oldest member, often the leader, may have exited since.
-    const known = before.get(g.sid);
-    const same = known !== undefined && known.startTime <= g.startTime && g.startTime <= known.lastSeen;
-    if (same) carried.add(known);
-    const startTime = same ? known.startTime : g.startTime;
-    present.set(g.sid, { sid: g.sid, startTime, lastSeen: nowTicks, present: true, state: g.state === "live" ? "live" : "orphaned", cmdline: g.cmdline });
+function nextWindows(memory: TreeMemory, current: ReadonlyMap<number, Group>, nowTicks: number): GroupWindow[] {
+  // The same group (its session id cannot be reused while it was seen then), its oldest member now
+  // being at least as young as the start remembered (the leader may have exited since).
+  const continues = (sid: number, startTime: number, lastSeen: number) => {
+    const group = current.get(sid);
+    return group !== undefined && startTime <= group.startTime && group.startTime <= lastSeen;
+  };
+  const open: GroupWindow[] = [];
+  const ended: GroupWindow[] = [];
+  const windowed = new Set<number>();
+  for (const w of memory.windows) {
+    if (w.present && continues(w.sid, w.startTime, w.lastSeen)) {
+      const group = current.get(w.sid)!;
+      if (group.state !== "orphaned") continue; // live again (the main server found once more): no window
+      open.push({ ...w, lastSeen: nowTicks });
+      windowed.add(w.sid);
+    } else {
+      ended.push(w.present ? { ...w, present: false } : w);
+    }
+  }
+  let lastBySid: Map<number, Group> | undefined;
+  for (const group of current.values()) {
+    if (group.state !== "orphaned" || windowed.has(group.sid)) continue;
+    // Newly orphaned: its window starts when the group did, which the last scan may have known better.
+    lastBySid ??= new Map(memory.lastGroups.map((g) => [g.sid, g]));
+    const before = lastBySid.get(group.sid);
+    const startTime = before && before.startTime <= group.startTime ? before.startTime : group.startTime;
+    open.push({ sid: group.sid, startTime, lastSeen: nowTicks, present: true, state: "orphaned", cmdline: group.cmdline });
+  }
+  for (const g of memory.lastGroups) {
+    if (g.state !== "live" || continues(g.sid, g.startTime, memory.lastScanTicks)) continue;
+    ended.push({ sid: g.sid, startTime: g.startTime, lastSeen: memory.lastScanTicks, present: false, state: "live", cmdline: g.cmdline });
   }
   const keepTicks = WINDOW_KEEP_SECONDS * CLOCK_TICKS_PER_SECOND;
-  const ended = previous
-    .filter((w) => !carried.has(w) && nowTicks - w.lastSeen <= keepTicks)
-    .map((w) => (w.present ? { ...w, present: false } : w))
+  const kept = ended
+    .filter((w) => nowTicks - w.lastSeen <= keepTicks)
     .sort((a, b) => b.lastSeen - a.lastSeen)
     .slice(0, MAX_ENDED_WINDOWS);
-  return [...present.values(), ...ended];
+  return [...open, ...kept];
 }
 
 /**

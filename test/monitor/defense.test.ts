@@ -13,7 +13,7 @@ import { cgroupDir, parseKeyValues, readCgroupFile, readCgroupNumber } from "../
 import { describeWithDocker, docker, removeTestContainers } from "../support/docker";
 import { busyboxImage, nodeImage } from "../support/images";
 import { waitUntil } from "../support/wait";
-import { buildMonitor } from "./support/build";
+import { buildMonitor, removeMonitorBuild } from "./support/build";
 import { parseExposition, sampleValue } from "./support/prom";
 import { auditLines, fetchText, MAIN_PATTERN, startMonitor, startTarget, writeTargetScripts } from "./support/target";
 
@@ -72,8 +72,12 @@ describeWithDocker("the monitor as the last line of defense, on a real engine", 
   });
 
   afterAll(async () => {
-    await removeTestContainers();
-    for (const dir of scriptDirs) fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      await removeTestContainers();
+    } finally {
+      for (const dir of scriptDirs) fs.rmSync(dir, { recursive: true, force: true });
+      removeMonitorBuild();
+    }
   });
 
   it("keeps credentials in command lines out of docker logs and /metrics, and still names the server", async () => {

@@ -257,7 +257,7 @@ describe("classify: command lines are shown redacted", () => {
     expect(snapshot.groups[0].cmdline).toBe(SHOWN);
     expect(snapshot.groups[0].orphanDetail).toBe(`leader's parent is 50 (${SHOWN}), not the server`);
     expect(snapshot.zombies[0].parentCmdline).toBe(SHOWN);
-    expect(JSON.stringify(snapshot.memory)).not.toContain("S3cret");
+    expect(JSON.stringify(snapshot.memory.windows)).not.toContain("S3cret");
   });
 
   it("with a command line the reader cut short losing its last, partial word", () => {
