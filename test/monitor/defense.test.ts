@@ -15,40 +15,29 @@ import { busyboxImage, nodeImage } from "../support/images";
 import { waitUntil } from "../support/wait";
 import { buildMonitor, removeMonitorBuild } from "./support/build";
 import { parseExposition, sampleValue } from "./support/prom";
-import { auditLines, fetchText, MAIN_PATTERN, startMonitor, startTarget, writeTargetScripts } from "./support/target";
+import {
+  auditLines,
+  fetchText,
+  startMonitor,
+  startTarget,
+  targetProcesses,
+  TEST_GRACE_MS,
+  TEST_INTERVAL_MS,
+  TEST_MONITOR_ENV,
+  writeTargetScripts,
+} from "./support/target";
 
-const INTERVAL_MS = 500;
-const GRACE_MS = 2000;
-const MONITOR_ENV = {
-  MONITOR_INTERVAL: `${INTERVAL_MS}ms`,
-  MONITOR_ORPHAN_GRACE: `${GRACE_MS}ms`,
-  MONITOR_KILL_GRACE: "1s",
-  MONITOR_MAIN_PATTERN: MAIN_PATTERN,
-};
+const INTERVAL_MS = TEST_INTERVAL_MS;
+const GRACE_MS = TEST_GRACE_MS;
+const MONITOR_ENV = TEST_MONITOR_ENV;
 const MONITOR_MEMORY_BYTES = 128 * 1024 ** 2; // startMonitor's --memory
 
 const PASSWORD = "S3cretPassw0rd";
 const API_KEY = "sk-live-4eC39HqLyjWDarjtT1zdp7dc";
 const SECRET_ARGS = `postgresql://app:${PASSWORD}@db:5432/app --api-key=${API_KEY}`;
 
-interface Ps {
-  pid: number;
-  ppid: number;
-  sid: number;
-  stat: string;
-  args: string;
-}
-
-async function ps(target: string): Promise<Ps[]> {
-  const out = await docker("exec", target, "ps", "-o", "pid,ppid,sid,stat,args");
-  return out
-    .split("\n")
-    .slice(1)
-    .map((line) => /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), sid: Number(m[3]), stat: m[4], args: m[5] }))
-    .filter((p) => !p.args.startsWith("ps -o") && !p.stat.startsWith("Z"));
-}
+/** The target's live processes. */
+const ps = async (target: string) => (await targetProcesses(target)).filter((p) => !p.stat.startsWith("Z"));
 
 const reaps = async (monitor: string) => (await auditLines(monitor)).filter((r) => r.event === "reap");
 const metricsOf = async (port: number) => parseExposition((await fetchText(port, "/metrics"))!.text);

@@ -24,6 +24,16 @@ export const LEAKED_GROUPS = ["leak-1", "leak-2", "stubborn"];
 export const REPARENTED_GROUP = "reparented";
 export const MAIN_PATTERN = "^/bin/sh /fake/metamcp-server$";
 
+/** Timings the real-engine suites run the monitor with: scans every 500 ms, a 2 s orphan grace. */
+export const TEST_INTERVAL_MS = 500;
+export const TEST_GRACE_MS = 2000;
+export const TEST_MONITOR_ENV: Record<string, string> = {
+  MONITOR_INTERVAL: `${TEST_INTERVAL_MS}ms`,
+  MONITOR_ORPHAN_GRACE: `${TEST_GRACE_MS}ms`,
+  MONITOR_KILL_GRACE: "1s",
+  MONITOR_MAIN_PATTERN: MAIN_PATTERN,
+};
+
 /** The server the tests run: a few groups of every kind. */
 export const TEST_SERVER = `#!/bin/sh
 # Live servers, oldest first (a start time apart, so "oldest" is well defined).
@@ -172,19 +182,21 @@ export async function auditLines(monitorId: string): Promise<Array<Record<string
 
 export interface PsLine {
   pid: number;
+  ppid: number;
+  sid: number;
   stat: string;
   args: string;
 }
 
 /** The target's process table as its own `ps` shows it (the exec'd ps itself left out). */
 export async function targetProcesses(target: string): Promise<PsLine[]> {
-  const out = await docker("exec", target, "ps", "-o", "pid,stat,args");
+  const out = await docker("exec", target, "ps", "-o", "pid,ppid,sid,stat,args");
   return out
     .split("\n")
     .slice(1)
-    .map((line) => /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line))
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), stat: m[2], args: m[3] }))
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), sid: Number(m[3]), stat: m[4], args: m[5] }))
     .filter((p) => !p.args.startsWith("ps -o"));
 }
 
