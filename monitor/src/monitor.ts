@@ -140,7 +140,7 @@ export class Monitor {
    * reason is logged once while the group lasts, keeping a long dry run's log readable.
    */
   private firstDryRuns(decisions: Decision[], snapshot: Snapshot): Decision[] {
-    const present = new Set(snapshot.groups.map((g) => `${g.sid}:${g.startTime}`));
+    const present = new Set([...snapshot.groups, ...snapshot.others].map((g) => `${g.sid}:${g.startTime}`));
     for (const key of this.dryRunReported) {
       if (!present.has(key.slice(0, key.lastIndexOf(":")))) this.dryRunReported.delete(key);
     }

@@ -195,15 +195,15 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   };
   const rootOf = new Map<number, number>();
   const findRoot = (sid: number): number => {
-    const trail = [sid];
+    const trail = new Set([sid]); // a Set: a hostile chain of nested sessions must not cost its length squared
     let root = sid;
-    for (let parent = parentSessionOf(sid); parent !== undefined && !trail.includes(parent); parent = parentSessionOf(parent)) {
+    for (let parent = parentSessionOf(sid); parent !== undefined && !trail.has(parent); parent = parentSessionOf(parent)) {
       const known = rootOf.get(parent);
       if (known !== undefined) {
         root = known;
         break;
       }
-      trail.push(parent);
+      trail.add(parent);
       root = parent;
     }
     for (const s of trail) rootOf.set(s, root);

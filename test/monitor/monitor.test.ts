@@ -118,6 +118,17 @@ describe("Monitor on a fixture /proc", () => {
     expect(audit().filter((r) => r.event === "reap")).toMatchObject([{ sid: 200, reason: "orphaned", outcome: "dry-run", signal: null, dryRun: true }]);
   });
 
+  it("in dry-run logs an emergency's victim once, a group that is not an MCP server too", async () => {
+    for (let i = 0; i < 30; i++) writeProcess(root, proc({ pid: 600 + i, ppid: i === 0 ? 1 : 600, cmd: "sleep 1000", sid: 600, pgid: 600 }));
+    const m = monitor({ MONITOR_DRY_RUN: "true", MONITOR_EMERGENCY_TASKS: "60", MONITOR_EMERGENCY_FLOOR: "0" });
+    for (let i = 0; i < 3; i++) {
+      m.tick();
+      await m.idle();
+    }
+    expect(signals).toEqual([]);
+    expect(audit().filter((r) => r.event === "reap" && r.sid === 600)).toMatchObject([{ state: "other", reason: "emergency", outcome: "dry-run" }]);
+  });
+
   it("is healthy only while scans keep coming", () => {
     const m = monitor({ MONITOR_INTERVAL: "1s" });
     expect(m.health().ok).toBe(false);
