@@ -95,7 +95,7 @@ export interface PolicyOutput {
 }
 
 export function decide({ nowMs, snapshot, settings, memory, reaping, emergency: wasEmergency = false }: PolicyInput): PolicyOutput {
-  const nextMemory = remember(nowMs, [...snapshot.groups, ...snapshot.others], memory);
+  const nextMemory = remember(nowMs, [snapshot.groups, snapshot.others], memory);
   const candidates = snapshot.groups.filter((g) => !reaping.has(g.sid));
   const orphaned = candidates.filter((g) => g.state === "orphaned");
   const live = byIdleness(candidates.filter((g) => g.state === "live"), nextMemory);
@@ -224,28 +224,40 @@ function emergencySweep(measures: Measure[], { snapshot, memory, reaping, orphan
   return { decisions, unresolved: inExcess().some(Boolean) };
 }
 
-/** Carries the memory forward: new groups start now, CPU movement updates lastActive, gone groups are forgotten. */
-function remember(nowMs: number, groups: readonly Group[], previous: PolicyMemory): Map<number, GroupMemory> {
+/**
+ * Carries the memory forward: new groups start now, CPU movement updates lastActive, gone groups are
+ * forgotten. A group whose memory would not change keeps its object (memories are never mutated):
+ * most groups are idle, and a fresh object per group per scan is garbage the small heap pays for.
+ */
+function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, previous: PolicyMemory): Map<number, GroupMemory> {
   const next = new Map<number, GroupMemory>();
-  for (const group of groups) {
-    const before = previous.get(group.sid);
-    if (!before || !sameGroup(before, group)) {
+  for (const groups of groupLists) {
+    for (const group of groups) {
+      const before = previous.get(group.sid);
+      if (!before || !sameGroup(before, group)) {
+        next.set(group.sid, {
+          leaderStartTime: group.leader?.startTime,
+          firstSeenMs: nowMs,
+          orphanedSinceMs: group.state === "orphaned" ? nowMs : undefined,
+          cpuTicks: group.cpuTicks,
+          lastActiveMs: nowMs,
+        });
+        continue;
+      }
+      const leaderStartTime = group.leader?.startTime ?? before.leaderStartTime;
+      const orphanedSinceMs = group.state === "orphaned" ? (before.orphanedSinceMs ?? nowMs) : undefined;
+      if (leaderStartTime === before.leaderStartTime && orphanedSinceMs === before.orphanedSinceMs && group.cpuTicks === before.cpuTicks) {
+        next.set(group.sid, before);
+        continue;
+      }
       next.set(group.sid, {
-        leaderStartTime: group.leader?.startTime,
-        firstSeenMs: nowMs,
-        orphanedSinceMs: group.state === "orphaned" ? nowMs : undefined,
+        leaderStartTime,
+        firstSeenMs: before.firstSeenMs,
+        orphanedSinceMs,
         cpuTicks: group.cpuTicks,
-        lastActiveMs: nowMs,
+        lastActiveMs: group.cpuTicks !== before.cpuTicks ? nowMs : before.lastActiveMs,
       });
-      continue;
     }
-    next.set(group.sid, {
-      leaderStartTime: group.leader?.startTime ?? before.leaderStartTime,
-      firstSeenMs: before.firstSeenMs,
-      orphanedSinceMs: group.state === "orphaned" ? (before.orphanedSinceMs ?? nowMs) : undefined,
-      cpuTicks: group.cpuTicks,
-      lastActiveMs: group.cpuTicks !== before.cpuTicks ? nowMs : before.lastActiveMs,
-    });
   }
   return next;
 }

@@ -29,6 +29,7 @@ const NAME_START = new Set(["?", "&", ";", ","]);
 
 /** The command line with its secrets replaced by `***`; `truncated` drops the last word. */
 export function redactCommandLine(cmdline: string, truncated = false): string {
+  if (!truncated && !mayHoldSecret(cmdline)) return cmdline; // most command lines: no copy made
   const words = cmdline.split(" ");
   if (truncated) words[words.length - 1] = "…";
   let hideNext = false;
@@ -44,6 +45,39 @@ export function redactCommandLine(cmdline: string, truncated = false): string {
     words[i] = redactLongRuns(redactAssignments(redactUserInfo(original)));
   }
   return words.join(" ");
+}
+
+/** Any of the words that make a name secret, or a scheme word; literals only, so linear in the line. */
+const SECRET_WORD = /key|token|secret|passw|credential|auth|bearer|basic/i;
+
+/**
+ * False only when no rule could apply: no `=` (assignments), no `://` (URLs), no secret word (flags,
+ * names, Bearer), no key-like run. The same one pass as the long-run rule, without building anything.
+ */
+function mayHoldSecret(line: string): boolean {
+  if (line.includes("=") || line.includes("://") || SECRET_WORD.test(line)) return true;
+  let start = -1;
+  let upper = false;
+  let lower = false;
+  let digit = false;
+  let hexRun = 0;
+  for (let i = 0; i <= line.length; i++) {
+    const code = i < line.length ? line.charCodeAt(i) : 32;
+    if (!isBase64(code)) {
+      if (start >= 0 && i - start >= 24 && upper && lower && digit && line[start] !== "/") return true;
+      start = -1;
+      upper = lower = digit = false;
+      hexRun = 0;
+      continue;
+    }
+    if (start < 0) start = i;
+    if (code >= 65 && code <= 90) upper = true;
+    else if (code >= 97 && code <= 122) lower = true;
+    else if (code >= 48 && code <= 57) digit = true;
+    hexRun = isHex(code) ? hexRun + 1 : 0;
+    if (hexRun >= 32) return true;
+  }
+  return false;
 }
 
 /** True for a name that says it holds a secret: API_KEY, --auth-token, client_secret, PGPASSWORD. */

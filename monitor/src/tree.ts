@@ -86,14 +86,47 @@ export interface GroupWindow {
 export interface TreeMemory {
   /** The main server an earlier scan found, followed while it lives. */
   mainServer?: ProcessIdentity;
-  /** The last scan's MCP groups, and when it ran (ticks after boot): a group missing now ended after that. */
-  lastGroups: readonly Group[];
-  lastScanTicks: number;
+  /** The last scan's MCP groups: a group missing now ended after that scan. */
+  lastScan: LastScan;
   /** The lives of MCP groups orphaned now or ended lately, to recognise what escaped them. */
   windows: readonly GroupWindow[];
 }
 
-export const EMPTY_TREE_MEMORY: TreeMemory = { lastGroups: [], lastScanTicks: 0, windows: [] };
+/**
+ * The last scan's MCP groups, in typed arrays rather than the groups themselves: kept from one scan
+ * to the next, objects would be promoted to the old generation every scan (memory the monitor's
+ * small heap would hold until its next full collection); a few arrays cost next to nothing.
+ */
+export interface LastScan {
+  /** When it ran, in ticks after boot. */
+  ticks: number;
+  sids: Float64Array;
+  startTimes: Float64Array;
+  /** 1 for a live group, 0 for an orphaned one. */
+  live: Uint8Array;
+  /** Redacted command lines (strings the groups share with the shown-command-line memo). */
+  cmdlines: readonly string[];
+}
+
+const NO_LAST_SCAN: LastScan = { ticks: 0, sids: new Float64Array(0), startTimes: new Float64Array(0), live: new Uint8Array(0), cmdlines: [] };
+
+export const EMPTY_TREE_MEMORY: TreeMemory = { lastScan: NO_LAST_SCAN, windows: [] };
+
+function lastScanOf(groups: readonly Group[], ticks: number): LastScan {
+  const scan: LastScan = {
+    ticks,
+    sids: new Float64Array(groups.length),
+    startTimes: new Float64Array(groups.length),
+    live: new Uint8Array(groups.length),
+    cmdlines: groups.map((g) => g.cmdline),
+  };
+  groups.forEach((g, i) => {
+    scan.sids[i] = g.sid;
+    scan.startTimes[i] = g.startTime;
+    scan.live[i] = g.state === "live" ? 1 : 0;
+  });
+  return scan;
+}
 
 /** Ended groups' windows are kept this long (uptime), and at most this many, newest first. */
 export const WINDOW_KEEP_SECONDS = 600;
@@ -278,7 +311,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
       return { pid: p.pid, ppid: p.ppid, comm: p.comm, parentCmdline: parent ? shownCommandLine(parent) : "" };
     }),
     uptimeSeconds: table.uptimeSeconds,
-    memory: { mainServer: main && { pid: main.pid, startTime: main.startTime }, lastGroups: groups, lastScanTicks: nowTicks, windows },
+    memory: { mainServer: main && { pid: main.pid, startTime: main.startTime }, lastScan: lastScanOf(groups, nowTicks), windows },
   };
 }
 
@@ -379,18 +412,19 @@ function nextWindows(memory: TreeMemory, current: ReadonlyMap<number, Group>, no
       ended.push(w.present ? { ...w, present: false } : w);
     }
   }
-  let lastBySid: Map<number, Group> | undefined;
+  const last = memory.lastScan;
+  let lastStartBySid: Map<number, number> | undefined;
   for (const group of current.values()) {
     if (group.state !== "orphaned" || windowed.has(group.sid)) continue;
     // Newly orphaned: its window starts when the group did, which the last scan may have known better.
-    lastBySid ??= new Map(memory.lastGroups.map((g) => [g.sid, g]));
-    const before = lastBySid.get(group.sid);
-    const startTime = before && before.startTime <= group.startTime ? before.startTime : group.startTime;
+    lastStartBySid ??= new Map(Array.from(last.sids, (sid, i) => [sid, last.startTimes[i]]));
+    const before = lastStartBySid.get(group.sid);
+    const startTime = before !== undefined && before <= group.startTime ? before : group.startTime;
     open.push({ sid: group.sid, startTime, lastSeen: nowTicks, present: true, state: "orphaned", cmdline: group.cmdline });
   }
-  for (const g of memory.lastGroups) {
-    if (g.state !== "live" || continues(g.sid, g.startTime, memory.lastScanTicks)) continue;
-    ended.push({ sid: g.sid, startTime: g.startTime, lastSeen: memory.lastScanTicks, present: false, state: "live", cmdline: g.cmdline });
+  for (let i = 0; i < last.sids.length; i++) {
+    if (!last.live[i] || continues(last.sids[i], last.startTimes[i], last.ticks)) continue;
+    ended.push({ sid: last.sids[i], startTime: last.startTimes[i], lastSeen: last.ticks, present: false, state: "live", cmdline: last.cmdlines[i] });
   }
   const keepTicks = WINDOW_KEEP_SECONDS * CLOCK_TICKS_PER_SECOND;
   const kept = ended
