@@ -111,6 +111,7 @@ async function main(): Promise<void> {
     results.push(await hostileRow(busybox, node, build));
   } finally {
     await dockerSupport.removeTestContainers();
+    buildSupport.removeMonitorBuild();
   }
   printSummary(results, leakToReap);
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithDocker, docker, removeTestContainers } from "../support/docker";
 import { busyboxImage, nodeImage } from "../support/images";
 import { waitUntil } from "../support/wait";
-import { buildMonitor } from "./support/build";
+import { buildMonitor, removeMonitorBuild } from "./support/build";
 import { parseExposition, sampleValue } from "./support/prom";
 import {
   auditLines,
@@ -66,8 +66,12 @@ describeWithDocker("process monitor on a real engine", () => {
   });
 
   afterAll(async () => {
-    await removeTestContainers();
-    if (scripts) fs.rmSync(scripts, { recursive: true, force: true });
+    try {
+      await removeTestContainers();
+    } finally {
+      if (scripts) fs.rmSync(scripts, { recursive: true, force: true });
+      removeMonitorBuild();
+    }
   });
 
   it("the target leaks as designed: seven MCP groups, two zombies", async () => {
