@@ -8,11 +8,14 @@
  *                   CPU = the CLI processes (bash `times`) + what dockerd, containerd and the shims
  *                   spent meanwhile (their /proc times, children included: the exec'd ps is one).
  *   monitor         the real program (dist/main.js) in its own container joined to the target's PID
- *                   namespace, as the stack runs it, in dry-run with no cap so it only scans and decides.
+ *                   namespace, as the stack runs it, in dry-run (and with the cap off, its default) so it only scans and decides.
  *                   CPU per scan = its process's CPU time over a run of scans / the scans it made
  *                   (scrapes of /metrics included); wall = its scan_duration gauge; RSS = VmRSS/VmHWM.
  *   leak-to-reap    at the default interval (5 s) and orphan grace (30 s), the time from a leak
  *                   appearing (PID 1 leaks a group on SIGUSR1) to the monitor's decision to reap it.
+ *   hostile row     1,000 processes with 64 KiB command lines ("/node " repeated, what stalled the
+ *                   pattern the defaults replaced; each distinct), each in a session of its own under
+ *                   the main server: the same figures, the first scan's wall time and the scans cut short.
  *
  * Prints figures; asserts nothing (machines differ). Targets from the issue are printed beside them.
  * Needs a Docker engine (scripts/start-docker.sh).
@@ -28,6 +31,7 @@ import * as targetSupport from "../test/monitor/support/target";
 import * as wait from "../test/support/wait";
 
 const SIZES = [1000, 5000];
+const HOSTILE_PROCESSES = 1000;
 const TARGETS = { cpuMsAt1000: 25, cpuMsAt5000: 60, rssMiBAt5000: 64 };
 const STOP_GAP_TICKS = 3;
 const MEASURED_SCANS = 16;
@@ -45,6 +49,9 @@ interface StopGapFigures {
 }
 
 interface MonitorFigures {
+  /** Wall time of the first scan (every command line read and matched once). */
+  firstScanMs: number;
+  scansCutShort: number;
   scans: number;
   cpuMsPerScan: number;
   wallMsPerScan: number;
@@ -63,7 +70,7 @@ interface RssFigures {
 
 async function main(): Promise<void> {
   console.log(`monitor benchmark: node ${process.version}, ${os.cpus().length} CPUs, ${os.release()}`);
-  const results: Array<{ size: number; processes: number; stopGap: StopGapFigures; monitor: MonitorFigures }> = [];
+  const results: Row[] = [];
   let leakToReap: { decidedMs: number; boundMs: number } | undefined;
   try {
     const [busybox, node] = await Promise.all([images.busyboxImage(), images.nodeImage()]);
@@ -91,7 +98,7 @@ async function main(): Promise<void> {
           monitor.steadyPeakRssMiB = steady.peakRssMiB;
           console.log(`  monitor at the default interval for ${STEADY_SECONDS} s: RSS ${fmt(steady.rssMiB)} MiB (peak ${fmt(steady.peakRssMiB)} MiB)`);
         }
-        results.push({ size, processes, stopGap, monitor });
+        results.push({ size, label: String(processes), processes, stopGap, monitor });
         if (size === SIZES[0]) {
           leakToReap = await leakToReapTime(node, build, target);
           console.log(`  leak-to-reap: decided ${fmt(leakToReap.decidedMs / 1000)} s after the leak (bound ${leakToReap.boundMs / 1000} s)`);
@@ -101,10 +108,52 @@ async function main(): Promise<void> {
         fs.rmSync(scripts, { recursive: true, force: true });
       }
     }
+    results.push(await hostileRow(busybox, node, build));
   } finally {
     await dockerSupport.removeTestContainers();
+    buildSupport.removeMonitorBuild();
   }
   printSummary(results, leakToReap);
+}
+
+interface Row {
+  size: number;
+  label: string;
+  processes: number;
+  stopGap: StopGapFigures;
+  monitor: MonitorFigures;
+}
+
+/** A server that starts HOSTILE_PROCESSES processes with distinct 64 KiB command lines, each blocked on a FIFO. */
+function hostileServer(count: number): string {
+  return `#!/bin/sh
+x=$(printf '/node %.0s' $(seq 10922))
+mkfifo /tmp/never
+i=0
+while [ $i -lt ${count} ]; do setsid /bin/sh -c 'read _ < /tmp/never' "h$i$x" & i=$((i+1)); done
+echo spawned
+wait
+`;
+}
+
+async function hostileRow(busybox: string, node: string, build: string): Promise<Row> {
+  const scripts = targetSupport.writeTargetScripts(hostileServer(HOSTILE_PROCESSES));
+  try {
+    const target = await targetSupport.startTarget(busybox, scripts, HOSTILE_PROCESSES + 500, 180_000);
+    const processes = await settledProcessCount(target, HOSTILE_PROCESSES + 3);
+    console.log(`\n${processes} processes in the target, ${HOSTILE_PROCESSES} of them with 64 KiB command lines`);
+    const stopGap = average(await stopGapTicks(target));
+    console.log(`  stop-gap tick: ${fmt(stopGap.cliCpuMs + stopGap.daemonCpuMs)} ms CPU, ${fmt(stopGap.wallMs)} ms wall`);
+    const monitor = await monitorScans(node, build, target);
+    console.log(
+      `  monitor scan+decide: ${fmt(monitor.cpuMsPerScan)} ms CPU/scan over ${monitor.scans} scans, first scan ${fmt(monitor.firstScanMs)} ms wall, ` +
+        `${monitor.scansCutShort} cut short, RSS ${fmt(monitor.rssMiB)} MiB (peak ${fmt(monitor.peakRssMiB)} MiB)`,
+    );
+    await docker("rm", "-f", target);
+    return { size: HOSTILE_PROCESSES, label: `${processes} (64 KiB lines)`, processes, stopGap, monitor };
+  } finally {
+    fs.rmSync(scripts, { recursive: true, force: true });
+  }
 }
 
 /** Waits until the target's process count stops rising (children exec a little after "spawned"). */
@@ -164,7 +213,6 @@ async function monitorScans(node: string, build: string, target: string): Promis
   const monitor = await targetSupport.startMonitor(node, build, target, {
     MONITOR_INTERVAL: `${MEASURE_INTERVAL_MS}ms`,
     MONITOR_DRY_RUN: "true",
-    MONITOR_MAX_GROUPS: "100000",
     MONITOR_MAIN_PATTERN: targetSupport.MAIN_PATTERN,
   });
   try {
@@ -172,6 +220,9 @@ async function monitorScans(node: string, build: string, target: string): Promis
     const scrape = async () => prom.parseExposition((await targetSupport.fetchText(monitor.port, "/metrics"))!.text);
     const scans = async () => prom.sampleValue(await scrape(), "metamcp_monitor_scans_total");
     // Past the first scan, which reads every command line once.
+    await wait.waitUntil(async () => (await scans()) >= 1, 30_000, "a scan");
+    const first = await scrape();
+    const firstScanMs = prom.sampleValue(first, "metamcp_monitor_scans_total") === 1 ? prom.sampleValue(first, "metamcp_monitor_scan_duration_seconds") * 1000 : NaN;
     await wait.waitUntil(async () => (await scans()) >= 2, 30_000, "two scans");
     const cpu0 = processTicks(hostPid);
     const scans0 = await scans();
@@ -183,6 +234,8 @@ async function monitorScans(node: string, build: string, target: string): Promis
     const cpu1 = processTicks(hostPid);
     const scans1 = await scans();
     return {
+      firstScanMs,
+      scansCutShort: prom.sampleValue(await scrape(), "metamcp_monitor_scans_cut_short_total"),
       scans: scans1 - scans0,
       cpuMsPerScan: ((cpu1 - cpu0) * 1000) / TICKS_PER_SECOND / (scans1 - scans0),
       wallMsPerScan: walls.reduce((a, b) => a + b, 0) / walls.length,
@@ -197,7 +250,6 @@ async function monitorScans(node: string, build: string, target: string): Promis
 async function steadyRss(node: string, build: string, target: string): Promise<RssFigures> {
   const monitor = await targetSupport.startMonitor(node, build, target, {
     MONITOR_DRY_RUN: "true",
-    MONITOR_MAX_GROUPS: "100000",
     MONITOR_MAIN_PATTERN: targetSupport.MAIN_PATTERN,
   });
   try {
@@ -223,7 +275,6 @@ function processTicks(pid: number): number {
 /** Default interval and grace; the leak is PID 1's own (SIGUSR1), timed from the signal. */
 async function leakToReapTime(node: string, build: string, target: string): Promise<{ decidedMs: number; boundMs: number }> {
   const monitor = await targetSupport.startMonitor(node, build, target, {
-    MONITOR_MAX_GROUPS: "100000",
     MONITOR_MAIN_PATTERN: targetSupport.MAIN_PATTERN,
   });
   try {
@@ -247,16 +298,13 @@ async function leakToReapTime(node: string, build: string, target: string): Prom
   }
 }
 
-function printSummary(
-  results: Array<{ size: number; processes: number; stopGap: StopGapFigures; monitor: MonitorFigures }>,
-  leak: { decidedMs: number; boundMs: number } | undefined,
-): void {
+function printSummary(results: Row[], leak: { decidedMs: number; boundMs: number } | undefined): void {
   console.log(
-    "\n| processes | stop-gap tick CPU ms | stop-gap wall ms | monitor CPU ms/scan | monitor wall ms/scan " +
+    "\n| processes | stop-gap tick CPU ms | stop-gap wall ms | monitor CPU ms/scan | monitor wall ms/scan | first scan ms " +
       "| monitor RSS MiB, 500 ms scans (peak) | monitor RSS MiB, 5 s default (peak) | target |",
   );
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---|");
-  for (const { size, processes, stopGap, monitor } of results) {
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+  for (const { size, label, stopGap, monitor } of results) {
     const cpuTarget = size <= 1000 ? TARGETS.cpuMsAt1000 : TARGETS.cpuMsAt5000;
     const verdicts = [`CPU ≤ ${cpuTarget} ms: ${monitor.cpuMsPerScan <= cpuTarget ? "met" : "MISSED"}`];
     if (monitor.steadyRssMiB !== undefined) {
@@ -266,8 +314,8 @@ function printSummary(
     }
     const steadyCell = monitor.steadyRssMiB === undefined ? "" : `${fmt(monitor.steadyRssMiB)} (${fmt(monitor.steadyPeakRssMiB!)})`;
     console.log(
-      `| ${processes} | ${fmt(stopGap.cliCpuMs + stopGap.daemonCpuMs)} | ${fmt(stopGap.wallMs)} | ${fmt(monitor.cpuMsPerScan)} | ` +
-        `${fmt(monitor.wallMsPerScan)} | ${fmt(monitor.rssMiB)} (${fmt(monitor.peakRssMiB)}) | ${steadyCell} | ${verdicts.join("; ")} |`,
+      `| ${label} | ${fmt(stopGap.cliCpuMs + stopGap.daemonCpuMs)} | ${fmt(stopGap.wallMs)} | ${fmt(monitor.cpuMsPerScan)} | ` +
+        `${fmt(monitor.wallMsPerScan)} | ${fmt(monitor.firstScanMs)} | ${fmt(monitor.rssMiB)} (${fmt(monitor.peakRssMiB)}) | ${steadyCell} | ${verdicts.join("; ")} |`,
     );
   }
   if (leak) {

@@ -3,16 +3,17 @@
  * monitor/src/contract.ts, which the program itself reads. The component that deploys the monitor
  * sets exactly this as the container's `envs`.
  *
- * Two defaults depend on the container being watched, so they are derived here from MetaMCP's
- * limits: the RSS budget (75% of its memory limit, so idle servers are reaped before the kernel's
- * OOM killer picks a victim) and the emergency threshold (80% of its pids limit, so the sweep runs
- * before forks start to fail).
+ * The two emergency thresholds depend on the container being watched. The config resolves the
+ * tasks threshold from app.capacity (infra/capacity.ts, emergencyTasksFor); the memory threshold,
+ * unless set, is derived here from MetaMCP's memory limit (emergencyMemoryFor, 90%). The program's
+ * own defaults are "off"; the stack always sets both.
  */
 import { loadSettings, SettingsError } from "../../monitor/src/config";
 import { ENV, type SettingName } from "../../monitor/src/contract";
+import { emergencyMemoryFor } from "../capacity";
 import type { ContainerLimits } from "../config/schema/limits";
 
-export const RSS_BUDGET_SHARE_OF_MEMORY = 0.75;
+/** The tasks threshold where a caller gives none and no capacity resolved one (the config always does). */
 export const EMERGENCY_SHARE_OF_PIDS = 0.8;
 
 /**
@@ -23,11 +24,14 @@ export interface MonitorReapSettings {
   interval: string;
   orphanGrace: string;
   killGrace: string;
-  maxGroups: number;
-  /** Bytes, "off", or unset for the share of the target's memory limit. */
-  rssBudget?: number | "off";
-  /** Tasks, "off", or unset for the share of the target's pids limit. */
+  /** Most live MCP groups kept, or "off" (the default): each kill above it is a crash to MetaMCP. */
+  maxGroups: number | "off";
+  /** Bytes, or "off" (the default). */
+  rssBudget: number | "off";
+  /** Tasks, "off", or unset for EMERGENCY_SHARE_OF_PIDS of the target's pids limit (the config resolves it from app.capacity). */
   emergencyTasks?: number | "off";
+  /** Bytes, "off", or unset for emergencyMemoryFor() of the target's memory limit. */
+  emergencyRss?: number | "off";
   emergencyFloor: number;
   dryRun: boolean;
   mcpPatterns: readonly string[];
@@ -51,6 +55,7 @@ export const CONFIG_PATH: Record<StackSetting, string[]> = {
   maxGroups: ["maxGroups"],
   rssBudget: ["rssBudget"],
   emergencyTasks: ["emergencyTasks"],
+  emergencyRss: ["emergencyRss"],
   emergencyFloor: ["emergencyFloor"],
   dryRun: ["dryRun"],
   mcpPatterns: ["mcpPatterns"],
@@ -88,8 +93,9 @@ function settingValues(settings: MonitorReapSettings, target: MonitorTarget | un
     orphanGrace: settings.orphanGrace,
     killGrace: settings.killGrace,
     maxGroups: String(settings.maxGroups),
-    rssBudget: orDerived(settings.rssBudget, target && Math.floor(target.limits.memory * RSS_BUDGET_SHARE_OF_MEMORY)),
+    rssBudget: orDerived(settings.rssBudget, undefined),
     emergencyTasks: orDerived(settings.emergencyTasks, target && Math.floor(target.limits.pids * EMERGENCY_SHARE_OF_PIDS)),
+    emergencyRss: orDerived(settings.emergencyRss, target && emergencyMemoryFor(target.limits.memory)),
     emergencyFloor: String(settings.emergencyFloor),
     dryRun: String(settings.dryRun),
     mcpPatterns: JSON.stringify(settings.mcpPatterns),

@@ -9,16 +9,20 @@
  */
 import { z } from "zod";
 import { DEFAULTS, ENV, type SettingName } from "./contract";
+import { compilePattern } from "./patterns";
 
 export interface Settings {
   intervalMs: number;
   orphanGraceMs: number;
   killGraceMs: number;
-  maxGroups: number;
+  /** "off" means no cap. */
+  maxGroups: number | "off";
   /** Bytes; 0 means no budget. */
   rssBudgetBytes: number;
-  /** 0 means no emergency sweep. */
+  /** 0 means no emergency sweep for tasks. */
   emergencyTasks: number;
+  /** Bytes; 0 means no emergency sweep for memory. */
+  emergencyRssBytes: number;
   emergencyFloor: number;
   dryRun: boolean;
   mcpPatterns: RegExp[];
@@ -76,10 +80,28 @@ function wholeNumber(min: number, max: number) {
   });
 }
 
+/** "off", or a whole number in range; 0 is refused rather than read as "keep none". */
+function capOrOff(max: number) {
+  return z.string().transform((text, ctx): number | "off" => {
+    if (text.trim().toLowerCase() === "off") return "off";
+    const number = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+    if (number === 0) {
+      ctx.addIssue({ code: "custom", message: `"0" would reap every live MCP group; write off for no cap, or a number from 1 to ${max}` });
+      return z.NEVER;
+    }
+    if (!Number.isSafeInteger(number) || number < 1 || number > max) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is neither off nor a whole number from 1 to ${max}` });
+      return z.NEVER;
+    }
+    return number;
+  });
+}
+
 const size = z.string().transform((text, ctx) => {
+  if (text.trim().toLowerCase() === "off") return 0;
   const bytes = parseSize(text);
   if (bytes === undefined) {
-    ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is not a size; write bytes or a number with k, m or g, such as 3g (0 turns it off)` });
+    ctx.addIssue({ code: "custom", message: `${JSON.stringify(text)} is not a size; write bytes or a number with k, m or g, such as 3g (0 or off turns it off)` });
     return z.NEVER;
   }
   return bytes;
@@ -95,7 +117,7 @@ const bool = z.string().transform((text, ctx) => {
 
 function compile(source: string, ctx: z.RefinementCtx, where = ""): RegExp {
   try {
-    return new RegExp(source);
+    return compilePattern(source);
   } catch (err) {
     ctx.addIssue({ code: "custom", message: `${where}${JSON.stringify(source)} is not a regular expression: ${(err as Error).message}` });
     return z.NEVER;
@@ -131,9 +153,10 @@ const fields = {
   interval: duration(100, 3_600_000),
   orphanGrace: duration(0, 86_400_000),
   killGrace: duration(0, 600_000),
-  maxGroups: wholeNumber(0, 100_000),
+  maxGroups: capOrOff(100_000),
   rssBudget: size,
   emergencyTasks: wholeNumber(0, 4_194_304),
+  emergencyRss: size,
   emergencyFloor: wholeNumber(0, 100_000),
   dryRun: bool,
   mcpPatterns: patternList,
@@ -163,6 +186,7 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>>):
     maxGroups: v.maxGroups,
     rssBudgetBytes: v.rssBudget,
     emergencyTasks: v.emergencyTasks,
+    emergencyRssBytes: v.emergencyRss,
     emergencyFloor: v.emergencyFloor,
     dryRun: v.dryRun,
     mcpPatterns: v.mcpPatterns,

@@ -14,12 +14,14 @@ export const ENV = {
   orphanGrace: "MONITOR_ORPHAN_GRACE",
   /** Time between SIGTERM to a group and SIGKILL to its survivors, e.g. "5s". */
   killGrace: "MONITOR_KILL_GRACE",
-  /** Most live MCP groups kept; above it the idlest are reaped. */
+  /** Most live MCP groups kept; above it the idlest are reaped (each kill is a crash to MetaMCP). "off" (the default) turns the cap off. */
   maxGroups: "MONITOR_MAX_GROUPS",
-  /** Total RSS live MCP groups may hold, e.g. "3g"; "0" turns the budget off. */
+  /** Total RSS live MCP groups may hold, e.g. "3g"; "0" or "off" (the default) turns the budget off. */
   rssBudget: "MONITOR_RSS_BUDGET",
   /** Tasks (processes plus threads, what pids.max counts) at which the emergency sweep starts; "0" turns it off. */
   emergencyTasks: "MONITOR_EMERGENCY_TASKS",
+  /** RSS of the watched processes (bytes, or "3g") at which the emergency sweep starts; "0" turns it off. */
+  emergencyRss: "MONITOR_EMERGENCY_RSS",
   /** Live MCP groups the emergency sweep keeps. */
   emergencyFloor: "MONITOR_EMERGENCY_FLOOR",
   /** "true": decide and log, signal nothing. */
@@ -39,20 +41,32 @@ export const ENV = {
 export type SettingName = keyof typeof ENV;
 
 /**
- * Commands MetaMCP starts MCP servers with (`npm exec`, `npx`, `uvx`, `node …mcp…`, `python -m …`).
+ * Commands MetaMCP starts MCP servers with (`npm exec`, `npx`, `uvx`, `node …mcp…`, `python -m …`),
+ * and the `mcp-server-*` programs they run (`sh -c mcp-server-x`, `python3 …/bin/mcp-server-git`).
  * Matched against the command line with its arguments joined by single spaces.
+ *
+ * Written so that V8's backtracking engine runs each in linear time on any input: a pattern tried
+ * at every start position has no unbounded quantifier (constant work per position), and one with
+ * unbounded quantifiers is anchored at the start (`^`: one position) with no two of them able to
+ * split the same run of characters. `(^|/)node\s.*mcp`, their predecessor, was quadratic: on a
+ * command line of "/node " repeated it ran `.*` to the end from every one of them (1.2 s on 64 KiB).
+ * Its replacement takes node as the program (the first word) only, which is how node servers run;
+ * a shell script standing in for node (`/bin/sh …/node …/mcp-server`) is found by `mcp-server`.
  */
 export const DEFAULT_MCP_PATTERNS: readonly string[] = [
   "(^|[\\s/])npm(-cli\\.js)? exec\\b",
   "(^|[\\s/])npx(-cli\\.js)?\\s",
   "(^|[\\s/])uvx\\s",
-  "(^|/)node\\s.*mcp",
-  "(^|/)python[0-9.]*\\s+-m\\s+\\S",
+  "^(\\S*/)?node\\s.*mcp",
+  "^(\\S*/)?python[0-9.]*\\s+-m\\s+\\S",
+  "(^|[\\s/])mcp-server",
 ];
 
 /**
  * MetaMCP's backend as its docker-entrypoint.sh starts it: `node dist/index.js` in /app/apps/backend.
- * MetaMCP spawns every MCP server from this process.
+ * MetaMCP spawns every MCP server from this process. The pattern is a check only: the backend is
+ * found by where it sits in the process tree (mainServer.ts), since a self-built MCP server may
+ * run as `node dist/index.js` too.
  */
 export const DEFAULT_MAIN_PATTERN = "^node (/app/apps/backend/)?dist/index\\.js\\b";
 
@@ -61,9 +75,10 @@ export const DEFAULTS: Record<SettingName, string> = {
   interval: "5s",
   orphanGrace: "30s",
   killGrace: "5s",
-  maxGroups: "20",
-  rssBudget: "0",
+  maxGroups: "off",
+  rssBudget: "off",
   emergencyTasks: "0",
+  emergencyRss: "0",
   emergencyFloor: "2",
   dryRun: "false",
   mcpPatterns: JSON.stringify(DEFAULT_MCP_PATTERNS),

@@ -5,6 +5,7 @@
 import * as http from "node:http";
 import { REAP_REASONS, type ReapReason } from "./policy";
 import type { Outcome } from "./reaper";
+import { redactCommandLine } from "./redact";
 import type { Snapshot } from "./tree";
 
 const PREFIX = "metamcp_monitor";
@@ -17,8 +18,13 @@ export interface ScanFigures {
   groups: { live: number; orphaned: number };
   groupProcesses: { live: number; orphaned: number };
   groupRssBytes: { live: number; orphaned: number };
+  /** Groups that are not MCP servers (reaped only in an emergency), and the tasks they hold. */
+  others: { groups: number; tasks: number };
   mainServerUp: boolean;
+  mainPatternMatches: number;
   unreadable: number;
+  /** Command lines this scan had no time to read. */
+  pendingCommandLines: number;
   emergency: boolean;
   durationSeconds: number;
 }
@@ -27,6 +33,10 @@ export interface MetricsState {
   dryRun: boolean;
   scans: number;
   scanErrors: number;
+  /** Scans that stopped reading command lines at their time budget. */
+  scansCutShort: number;
+  /** Bytes the command-line cache counts against its bound. */
+  commandCacheBytes: number;
   last?: ScanFigures;
   /** Groups that are gone because of us (outcome exited or killed), by reason. */
   reaped: Record<ReapReason, number>;
@@ -40,6 +50,8 @@ export function emptyMetricsState(dryRun: boolean): MetricsState {
     dryRun,
     scans: 0,
     scanErrors: 0,
+    scansCutShort: 0,
+    commandCacheBytes: 0,
     reaped: Object.fromEntries(REAP_REASONS.map((r) => [r, 0])) as Record<ReapReason, number>,
     decisions: new Map(),
     selfRssBytes: 0,
@@ -47,7 +59,12 @@ export function emptyMetricsState(dryRun: boolean): MetricsState {
 }
 
 /** The figures a scan contributes, from its snapshot. */
-export function scanFigures(snapshot: Snapshot, unreadable: number, emergency: boolean, durationSeconds: number): ScanFigures {
+export function scanFigures(
+  snapshot: Snapshot,
+  table: { unreadable: number; pendingCommandLines: number },
+  emergency: boolean,
+  durationSeconds: number,
+): ScanFigures {
   const figures: ScanFigures = {
     processes: snapshot.processes,
     tasks: snapshot.tasks,
@@ -56,15 +73,19 @@ export function scanFigures(snapshot: Snapshot, unreadable: number, emergency: b
     groups: { live: 0, orphaned: 0 },
     groupProcesses: { live: 0, orphaned: 0 },
     groupRssBytes: { live: 0, orphaned: 0 },
-    mainServerUp: snapshot.mainPids.length > 0,
-    unreadable,
+    others: { groups: snapshot.others.length, tasks: snapshot.others.reduce((sum, g) => sum + g.tasks, 0) },
+    mainServerUp: snapshot.mainPid !== undefined,
+    mainPatternMatches: snapshot.mainPatternPids.length,
+    unreadable: table.unreadable,
+    pendingCommandLines: table.pendingCommandLines,
     emergency,
     durationSeconds,
   };
   for (const group of snapshot.groups) {
-    figures.groups[group.state]++;
-    figures.groupProcesses[group.state] += group.members.length;
-    figures.groupRssBytes[group.state] += group.rssBytes;
+    const state = group.state === "live" ? "live" : "orphaned";
+    figures.groups[state]++;
+    figures.groupProcesses[state] += group.members.length;
+    figures.groupRssBytes[state] += group.rssBytes;
   }
   return figures;
 }
@@ -87,9 +108,9 @@ export function renderMetrics(state: MetricsState): string {
   const last = state.last;
   if (last) {
     metric("processes", "gauge", "Processes in the watched PID namespace.", [[{}, last.processes]]);
-    metric("tasks", "gauge", "Processes plus threads in the namespace (what a pids limit counts).", [[{}, last.tasks]]);
+    metric("tasks", "gauge", "Processes plus threads in the namespace, the monitor's own excepted (what a pids limit counts).", [[{}, last.tasks]]);
     metric("zombies", "gauge", "Zombie processes waiting for their parent to collect them.", [[{}, last.zombies]]);
-    metric("rss_bytes", "gauge", "Resident memory of all processes in the namespace.", [[{}, last.rssBytes]]);
+    metric("rss_bytes", "gauge", "Resident memory of all processes in the namespace, the monitor's own excepted.", [[{}, last.rssBytes]]);
     metric("mcp_groups", "gauge", "MCP server groups (sessions), by state.", [
       [{ state: "live" }, last.groups.live],
       [{ state: "orphaned" }, last.groups.orphaned],
@@ -102,13 +123,25 @@ export function renderMetrics(state: MetricsState): string {
       [{ state: "live" }, last.groupRssBytes.live],
       [{ state: "orphaned" }, last.groupRssBytes.orphaned],
     ]);
-    metric("main_server_up", "gauge", "1 when a process matches the main-server pattern.", [[{}, last.mainServerUp ? 1 : 0]]);
+    metric("other_groups", "gauge", "Unprotected process groups (sessions) that are not MCP servers; reaped only in an emergency.", [[{}, last.others.groups]]);
+    metric("other_tasks", "gauge", "Tasks held by groups that are not MCP servers.", [[{}, last.others.tasks]]);
+    metric("main_server_up", "gauge", "1 when the main server was found (by its place in the process tree, confirmed by its pattern).", [
+      [{}, last.mainServerUp ? 1 : 0],
+    ]);
+    metric("main_pattern_matches", "gauge", "Live processes matching the main-server pattern; above 1, the others are impostors.", [
+      [{}, last.mainPatternMatches],
+    ]);
     metric("unreadable_processes", "gauge", "Processes whose /proc entries could not be read.", [[{}, last.unreadable]]);
-    metric("emergency", "gauge", "1 when the last scan was at or above the emergency threshold.", [[{}, last.emergency ? 1 : 0]]);
+    metric("pending_command_lines", "gauge", "Command lines the last scan had no time left to read.", [[{}, last.pendingCommandLines]]);
+    metric("emergency", "gauge", "1 while an emergency holds (from a threshold until every measure is back below its release level).", [
+      [{}, last.emergency ? 1 : 0],
+    ]);
     metric("scan_duration_seconds", "gauge", "Wall time of the last scan and decision.", [[{}, last.durationSeconds]]);
   }
   metric("scans_total", "counter", "Scans completed.", [[{}, state.scans]]);
   metric("scan_errors_total", "counter", "Scans that failed.", [[{}, state.scanErrors]]);
+  metric("scans_cut_short_total", "counter", "Scans that stopped reading new command lines at their time budget.", [[{}, state.scansCutShort]]);
+  metric("command_cache_bytes", "gauge", "Bytes the command-line cache holds, against its fixed bound.", [[{}, state.commandCacheBytes]]);
   metric(
     "reaped_total",
     "counter",
@@ -132,7 +165,8 @@ export function renderMetrics(state: MetricsState): string {
 function formatLabels(labels: Record<string, string>): string {
   const entries = Object.entries(labels);
   if (entries.length === 0) return "";
-  const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+  // Labels hold fixed words today; redacting them still keeps a future label from carrying a secret.
+  const escape = (v: string) => redactCommandLine(v).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
   return `{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(",")}}`;
 }
 

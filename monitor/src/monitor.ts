@@ -6,10 +6,21 @@
 import { eventRecord, reapRecord, writeRecord, zombieRecord, type Write } from "./audit";
 import type { Settings } from "./config";
 import { emptyMetricsState, recordOutcome, renderMetrics, scanFigures, type Health } from "./metrics";
+import { CommandMatcher } from "./patterns";
 import { decide, type Decision, type GroupMemory } from "./policy";
-import type { ProcReader } from "./proc/reader";
+import type { ProcReader, ProcessTable } from "./proc/reader";
 import { reapGroup, type ReaperIo } from "./reaper";
-import { classify, CommandMatcher, type Snapshot } from "./tree";
+import { classify, EMPTY_TREE_MEMORY, type Snapshot, type TreeMemory } from "./tree";
+
+/**
+ * How long one scan may spend reading new command lines: half the interval, at most a second.
+ * Stats are always read whole; a scan past its budget leaves the remaining command lines for the
+ * next scan (and counts itself in scans_cut_short_total), so a flood of hostile processes slows
+ * recognition, never the loop, the emergency sweep or /healthz.
+ */
+export function scanBudgetMs(intervalMs: number): number {
+  return Math.min(1000, intervalMs / 2);
+}
 
 export interface MonitorDeps {
   reader: ProcReader;
@@ -27,10 +38,16 @@ export interface MonitorDeps {
 
 export class Monitor {
   private memory = new Map<number, GroupMemory>();
+  private treeMemory: TreeMemory = EMPTY_TREE_MEMORY;
   private readonly reaping = new Map<number, Promise<void>>();
   private reportedZombies = new Set<string>();
   private readonly dryRunReported = new Set<string>();
-  private mainServerUp: boolean | undefined;
+  /** The main server last reported (pid), null once reported missing, undefined before the first scan. */
+  private reportedMain: number | null | undefined;
+  private reportedImpostors = "";
+  private emergency = false;
+  private emergencyUnresolvedReported = false;
+  private cutShort = false;
   private lastScanAtMs: number | undefined;
   private readonly metricsState;
   private readonly matcher: CommandMatcher;
@@ -46,21 +63,27 @@ export class Monitor {
   /** One scan and its decisions. Reaps start here and finish in the background (see idle()). */
   tick(): Snapshot | undefined {
     const started = this.deps.now();
+    const deadline = started + scanBudgetMs(this.settings.intervalMs);
     try {
-      const table = this.deps.reader.scan();
-      const snapshot = classify(table, { matcher: this.matcher, selfPid: this.deps.selfPid });
-      const { decisions, memory, emergency } = decide({
+      const table = this.deps.reader.scan({ expired: () => this.deps.now() >= deadline });
+      const snapshot = classify(table, { matcher: this.matcher, selfPid: this.deps.selfPid }, this.treeMemory);
+      this.treeMemory = snapshot.memory;
+      const { decisions, memory, emergency, unresolved } = decide({
         nowMs: started,
         snapshot,
         settings: this.settings,
         memory: this.memory,
         reaping: new Set(this.reaping.keys()),
+        emergency: this.emergency,
       });
       this.memory = memory;
-      this.reportChanges(snapshot);
+      this.reportChanges(snapshot, table);
+      this.reportEmergency(snapshot, emergency, unresolved && this.reaping.size === 0 && decisions.length === 0);
       for (const decision of this.settings.dryRun ? this.firstDryRuns(decisions, snapshot) : decisions) this.startReap(decision);
       this.metricsState.scans++;
-      this.metricsState.last = scanFigures(snapshot, table.unreadable, emergency, (this.deps.now() - started) / 1000);
+      if (table.pendingCommandLines > 0) this.metricsState.scansCutShort++;
+      this.metricsState.commandCacheBytes = this.matcher.cacheBytes;
+      this.metricsState.last = scanFigures(snapshot, table, emergency, (this.deps.now() - started) / 1000);
       this.lastScanAtMs = started;
       return snapshot;
     } catch (err) {
@@ -117,7 +140,7 @@ export class Monitor {
    * reason is logged once while the group lasts, keeping a long dry run's log readable.
    */
   private firstDryRuns(decisions: Decision[], snapshot: Snapshot): Decision[] {
-    const present = new Set(snapshot.groups.map((g) => `${g.sid}:${g.startTime}`));
+    const present = new Set([...snapshot.groups, ...snapshot.others].map((g) => `${g.sid}:${g.startTime}`));
     for (const key of this.dryRunReported) {
       if (!present.has(key.slice(0, key.lastIndexOf(":")))) this.dryRunReported.delete(key);
     }
@@ -129,8 +152,11 @@ export class Monitor {
     });
   }
 
-  /** Audit lines for what changed since the last scan: new zombies, the main server appearing or vanishing. */
-  private reportChanges(snapshot: Snapshot): void {
+  /**
+   * Audit lines for what changed since the last scan: new zombies, the main server found, changed
+   * or missing, impostors matching its pattern, a scan cut short by its time budget.
+   */
+  private reportChanges(snapshot: Snapshot, table: ProcessTable): void {
     const at = this.deps.clock();
     const zombies = new Set<string>();
     for (const zombie of snapshot.zombies) {
@@ -139,16 +165,75 @@ export class Monitor {
       if (!this.reportedZombies.has(key)) writeRecord(this.deps.write, zombieRecord(at, zombie));
     }
     this.reportedZombies = zombies;
-    const up = snapshot.mainPids.length > 0;
-    if (up !== this.mainServerUp) {
+
+    const main = snapshot.mainPid ?? null;
+    if (main !== this.reportedMain) {
       writeRecord(
         this.deps.write,
-        eventRecord(at, up ? "main-server-found" : "main-server-missing", {
-          pids: snapshot.mainPids,
-          ...(up ? {} : { note: "without it only groups whose leader is gone count as orphaned; check MONITOR_MAIN_PATTERN" }),
+        main !== null
+          ? eventRecord(at, "main-server-found", { pid: main, ...(typeof this.reportedMain === "number" ? { previousPid: this.reportedMain } : {}) })
+          : eventRecord(at, "main-server-missing", {
+              note:
+                "no process in PID 1's session below the entrypoint matches MONITOR_MAIN_PATTERN; " +
+                "until one does, only groups whose leader is gone count as orphaned",
+            }),
+      );
+      this.reportedMain = main;
+    }
+
+    const impostors = snapshot.mainPatternPids.filter((pid) => pid !== snapshot.mainPid);
+    const key = snapshot.mainPatternPids.length > 1 ? impostors.join(",") : "";
+    if (key !== this.reportedImpostors) {
+      if (key !== "") {
+        writeRecord(
+          this.deps.write,
+          eventRecord(at, "main-pattern-ambiguous", {
+            mainPid: snapshot.mainPid ?? null,
+            impostorPids: impostors,
+            note: "these match MONITOR_MAIN_PATTERN but are not the main server (not in PID 1's session below the entrypoint); they get no protection",
+          }),
+        );
+      }
+      this.reportedImpostors = key;
+    }
+
+    const cutShort = table.pendingCommandLines > 0;
+    if (cutShort && !this.cutShort) {
+      writeRecord(
+        this.deps.write,
+        eventRecord(at, "scan-cut-short", {
+          pendingCommandLines: table.pendingCommandLines,
+          budgetMs: scanBudgetMs(this.settings.intervalMs),
+          note: "command lines left unread are read by the next scans; until then those processes are not recognised",
         }),
       );
-      this.mainServerUp = up;
     }
+    this.cutShort = cutShort;
+  }
+
+  /** An emergency's start and end, and once per emergency when what may be reaped cannot end it. */
+  private reportEmergency(snapshot: Snapshot, emergency: boolean, unresolved: boolean): void {
+    const at = this.deps.clock();
+    const figures = {
+      tasks: snapshot.tasks,
+      rssBytes: snapshot.rssBytes,
+      emergencyTasks: this.settings.emergencyTasks,
+      emergencyRssBytes: this.settings.emergencyRssBytes,
+    };
+    if (emergency !== this.emergency) {
+      writeRecord(this.deps.write, eventRecord(at, emergency ? "emergency-start" : "emergency-end", figures));
+      this.emergencyUnresolvedReported = false;
+    }
+    if (emergency && unresolved && !this.emergencyUnresolvedReported) {
+      writeRecord(
+        this.deps.write,
+        eventRecord(at, "emergency-unresolved", {
+          ...figures,
+          note: "what holds the rest is protected (PID 1's or the main server's session) or the live groups are at the floor",
+        }),
+      );
+      this.emergencyUnresolvedReported = true;
+    }
+    this.emergency = emergency;
   }
 }

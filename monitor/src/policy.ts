@@ -1,32 +1,52 @@
 /**
- * The reap policy: which MCP groups to kill this scan, and why. A pure function of the snapshot,
- * the settings, and what earlier scans remembered (when each group was first seen orphaned, its CPU
- * time, when that last moved). Everything the monitor does to processes starts from its output.
+ * The reap policy: which groups to kill this scan, and why. A pure function of the snapshot, the
+ * settings, and what earlier scans remembered (when each group was first seen orphaned, its CPU
+ * time, when that last moved, whether the last scan was an emergency). Everything the monitor
+ * does to processes starts from its output.
+ *
+ * A kill of a live MCP group is never free: MetaMCP counts a server that dies without it closing it
+ * as a crash, and with its default of one attempt (MCP_MAX_ATTEMPTS) that disables the server for
+ * every client until an admin resets it. So live groups are reaped only when the alternative is
+ * worse (an emergency) or when the operator asked for it (the cap and the budget, both off by
+ * default). Orphans are what MetaMCP lost track of: reaping them costs nothing.
  *
  * Rules, in order:
- * 1. Emergency (tasks at or above the threshold): every orphaned group at once, then live groups,
- *    idlest first, down to the floor.
+ * 1. Emergency: tasks (what a pids limit counts) or RSS at or above its threshold. Every orphaned
+ *    group goes at once; then the heaviest groups first, whatever their command line (a runaway
+ *    in a session of its own matches no pattern), until what remains is below the release level,
+ *    keeping at least the floor of live MCP groups. Groups being reaped count as gone already, so
+ *    one victim is not followed by a second while it is still exiting. The emergency is not over
+ *    while its cause is alive: it holds, and sweeps again every scan, until every measure is below
+ *    EMERGENCY_RELEASE_SHARE of its threshold (hysteresis: a count hovering at the threshold does
+ *    not toggle it). The normal rules wait meanwhile.
  * 2. Orphaned groups seen orphaned for at least the orphan grace. The grace lets a group that just
  *    received MetaMCP's SIGTERM finish exiting by itself.
- * 3. Live groups above the cap, idlest first, down to the cap.
- * 4. Live groups while their RSS total is above the budget, idlest first.
+ * 3. Live groups above the cap (if set), idlest first, down to the cap.
+ * 4. Live groups while their RSS total is above the budget (if set), idlest first.
  *
- * Live groups are reaped only for 1, 3 and 4: MetaMCP counts a killed in-use server as a crash.
  * "Idlest" is the longest time without CPU use; between equals, the oldest goes first. A group seen
- * for the first time counts as just active, so a fresh session is the last to go.
+ * for the first time counts as just active, so a fresh session is the last to go. Protected
+ * sessions (PID 1's, the main server's, the monitor's) are never in the snapshot's groups at all.
  */
-import type { McpGroup, Snapshot } from "./tree";
+import type { Group, Snapshot } from "./tree";
 
 export type ReapReason = "orphaned" | "over-cap" | "over-rss-budget" | "emergency";
 export const REAP_REASONS: readonly ReapReason[] = ["orphaned", "over-cap", "over-rss-budget", "emergency"];
 
+/** An emergency holds until every measure is below this share of its threshold. */
+export const EMERGENCY_RELEASE_SHARE = 0.9;
+
 export interface PolicySettings {
   orphanGraceMs: number;
-  maxGroups: number;
+  /** Most live MCP groups kept; "off": no cap. */
+  maxGroups: number | "off";
   /** 0: no budget. */
   rssBudgetBytes: number;
-  /** 0: no emergency. */
+  /** Tasks at which the emergency starts; 0: off. */
   emergencyTasks: number;
+  /** RSS (bytes) at which the emergency starts; 0: off. */
+  emergencyRssBytes: number;
+  /** Live MCP groups the emergency keeps. */
   emergencyFloor: number;
 }
 
@@ -48,7 +68,7 @@ export interface GroupMemory {
 export type PolicyMemory = ReadonlyMap<number, GroupMemory>;
 
 export interface Decision {
-  group: McpGroup;
+  group: Group;
   reason: ReapReason;
   /** The numbers behind the reason, in words. */
   detail: string;
@@ -61,6 +81,8 @@ export interface PolicyInput {
   memory: PolicyMemory;
   /** Sessions being reaped right now: neither decided on again nor counted as live. */
   reaping: ReadonlySet<number>;
+  /** Whether the last scan was in an emergency (the output's `emergency`). */
+  emergency?: boolean;
 }
 
 export interface PolicyOutput {
@@ -68,28 +90,26 @@ export interface PolicyOutput {
   /** The memory to pass to the next scan. */
   memory: Map<number, GroupMemory>;
   emergency: boolean;
+  /** An emergency holds and what may be reaped is not enough to end it (the rest is protected, or the floor). */
+  unresolved: boolean;
 }
 
-export function decide({ nowMs, snapshot, settings, memory, reaping }: PolicyInput): PolicyOutput {
-  const nextMemory = remember(nowMs, snapshot.groups, memory);
+export function decide({ nowMs, snapshot, settings, memory, reaping, emergency: wasEmergency = false }: PolicyInput): PolicyOutput {
+  const nextMemory = remember(nowMs, [snapshot.groups, snapshot.others], memory);
   const candidates = snapshot.groups.filter((g) => !reaping.has(g.sid));
   const orphaned = candidates.filter((g) => g.state === "orphaned");
   const live = byIdleness(candidates.filter((g) => g.state === "live"), nextMemory);
-  const decisions: Decision[] = [];
+  const cap = settings.maxGroups === "off" ? Infinity : settings.maxGroups;
 
-  const emergency = settings.emergencyTasks > 0 && snapshot.tasks >= settings.emergencyTasks;
+  const measures = emergencyMeasures(snapshot, settings);
+  const emergency = measures.some((m) => m.value >= m.threshold) || (wasEmergency && measures.some((m) => m.value >= m.release));
   if (emergency) {
-    const why = `${snapshot.tasks} tasks >= emergency threshold ${settings.emergencyTasks}`;
-    for (const group of orphaned) decisions.push({ group, reason: "emergency", detail: `${why}; orphaned: ${group.orphanDetail}` });
-    // The cap holds in an emergency too: a floor set above it keeps no more than the cap.
-    const keep = Math.min(settings.emergencyFloor, settings.maxGroups);
-    const excess = Math.max(0, live.length - keep);
-    for (const group of live.slice(0, excess)) {
-      decisions.push({ group, reason: "emergency", detail: `${why}; ${live.length} live groups > floor ${keep}` });
-    }
-    return { decisions, memory: nextMemory, emergency };
+    const sweep = { snapshot, memory: nextMemory, reaping, orphaned, live, keep: Math.min(settings.emergencyFloor, cap) };
+    const { decisions, unresolved } = emergencySweep(measures, sweep);
+    return { decisions, memory: nextMemory, emergency, unresolved };
   }
 
+  const decisions: Decision[] = [];
   for (const group of orphaned) {
     const orphanedForMs = nowMs - nextMemory.get(group.sid)!.orphanedSinceMs!;
     if (orphanedForMs >= settings.orphanGraceMs) {
@@ -101,9 +121,9 @@ export function decide({ nowMs, snapshot, settings, memory, reaping }: PolicyInp
     }
   }
 
-  const overCap = Math.max(0, live.length - settings.maxGroups);
+  const overCap = Math.max(0, live.length - cap);
   for (const group of live.slice(0, overCap)) {
-    decisions.push({ group, reason: "over-cap", detail: `${live.length} live groups > cap ${settings.maxGroups}` });
+    decisions.push({ group, reason: "over-cap", detail: `${live.length} live groups > cap ${cap}` });
   }
 
   if (settings.rssBudgetBytes > 0) {
@@ -119,43 +139,137 @@ export function decide({ nowMs, snapshot, settings, memory, reaping }: PolicyInp
       total -= group.rssBytes;
     }
   }
-  return { decisions, memory: nextMemory, emergency };
+  return { decisions, memory: nextMemory, emergency, unresolved: false };
 }
 
-/** Carries the memory forward: new groups start now, CPU movement updates lastActive, gone groups are forgotten. */
-function remember(nowMs: number, groups: readonly McpGroup[], previous: PolicyMemory): Map<number, GroupMemory> {
-  const next = new Map<number, GroupMemory>();
-  for (const group of groups) {
-    const before = previous.get(group.sid);
-    if (!before || !sameGroup(before, group)) {
-      next.set(group.sid, {
-        leaderStartTime: group.leader?.startTime,
-        firstSeenMs: nowMs,
-        orphanedSinceMs: group.state === "orphaned" ? nowMs : undefined,
-        cpuTicks: group.cpuTicks,
-        lastActiveMs: nowMs,
-      });
-      continue;
-    }
-    next.set(group.sid, {
-      leaderStartTime: group.leader?.startTime ?? before.leaderStartTime,
-      firstSeenMs: before.firstSeenMs,
-      orphanedSinceMs: group.state === "orphaned" ? (before.orphanedSinceMs ?? nowMs) : undefined,
-      cpuTicks: group.cpuTicks,
-      lastActiveMs: group.cpuTicks !== before.cpuTicks ? nowMs : before.lastActiveMs,
+/** One measure an emergency watches: its value now, where it starts, where it ends, and what a group holds of it. */
+interface Measure {
+  value: number;
+  threshold: number;
+  release: number;
+  of: (group: Group) => number;
+  /** "62 tasks", "3.1 GiB RSS" for a value; "50", "3.0 GiB" for a threshold. */
+  text: (value: number) => string;
+  limit: (value: number) => string;
+}
+
+function emergencyMeasures(snapshot: Snapshot, settings: PolicySettings): Measure[] {
+  const measures: Measure[] = [];
+  const release = (threshold: number) => Math.ceil(threshold * EMERGENCY_RELEASE_SHARE);
+  if (settings.emergencyTasks > 0) {
+    const threshold = settings.emergencyTasks;
+    measures.push({ value: snapshot.tasks, threshold, release: release(threshold), of: (g) => g.tasks, text: (v) => `${v} tasks`, limit: String });
+  }
+  if (settings.emergencyRssBytes > 0) {
+    const threshold = settings.emergencyRssBytes;
+    measures.push({ value: snapshot.rssBytes, threshold, release: release(threshold), of: (g) => g.rssBytes, text: (v) => `${mib(v)} RSS`, limit: mib });
+  }
+  return measures;
+}
+
+interface Sweep {
+  snapshot: Snapshot;
+  memory: PolicyMemory;
+  reaping: ReadonlySet<number>;
+  orphaned: Group[];
+  live: Group[];
+  /** Live MCP groups that must survive. */
+  keep: number;
+}
+
+/** Orphans first, then the heaviest holders of what is in excess, until the rest is below the release level. */
+function emergencySweep(measures: Measure[], { snapshot, memory, reaping, orphaned, live, keep }: Sweep): { decisions: Decision[]; unresolved: boolean } {
+  const why = measures
+    .filter((m) => m.value >= m.release)
+    .map((m) =>
+      m.value >= m.threshold
+        ? `${m.text(m.value)} >= emergency threshold ${m.limit(m.threshold)}`
+        : `${m.text(m.value)}, not yet below ${m.limit(m.release)} since the emergency threshold ${m.limit(m.threshold)}`,
+    )
+    .join(", ");
+  // What is being reaped already will be gone soon: it does not call for another victim.
+  const remaining = measures.map((m) => m.value);
+  for (const g of [...snapshot.groups, ...snapshot.others]) {
+    if (reaping.has(g.sid)) measures.forEach((m, i) => (remaining[i] -= m.of(g)));
+  }
+  const take = (g: Group) => measures.forEach((m, i) => (remaining[i] -= m.of(g)));
+  const inExcess = () => measures.map((m, i) => remaining[i] >= m.release);
+
+  const decisions: Decision[] = [];
+  for (const group of orphaned) {
+    decisions.push({ group, reason: "emergency", detail: `${why}; orphaned: ${group.orphanDetail}` });
+    take(group);
+  }
+
+  const excess = inExcess();
+  const weight = (g: Group) => measures.reduce((sum, m, i) => sum + (excess[i] ? m.of(g) / m.threshold : 0), 0);
+  const others = snapshot.others.filter((g) => !reaping.has(g.sid));
+  const heaviestFirst = byIdleness([...live, ...others], memory)
+    .map((group) => ({ group, weight: weight(group) }))
+    .sort((a, b) => b.weight - a.weight); // stable: equals stay idlest first
+  let liveLeft = live.length;
+  for (const { group } of heaviestFirst) {
+    const now = inExcess();
+    if (!now.some(Boolean)) break;
+    if (!measures.some((m, i) => now[i] && m.of(group) > 0)) continue;
+    if (group.state === "live" && liveLeft <= keep) continue;
+    decisions.push({
+      group,
+      reason: "emergency",
+      detail: `${why}; ${group.state === "live" ? "live MCP group" : "not an MCP server"}, holds ${group.tasks} tasks and ${mib(group.rssBytes)}`,
     });
+    take(group);
+    if (group.state === "live") liveLeft--;
+  }
+  return { decisions, unresolved: inExcess().some(Boolean) };
+}
+
+/**
+ * Carries the memory forward: new groups start now, CPU movement updates lastActive, gone groups are
+ * forgotten. A group whose memory would not change keeps its object (memories are never mutated):
+ * most groups are idle, and a fresh object per group per scan is garbage the small heap pays for.
+ */
+function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, previous: PolicyMemory): Map<number, GroupMemory> {
+  const next = new Map<number, GroupMemory>();
+  for (const groups of groupLists) {
+    for (const group of groups) {
+      const before = previous.get(group.sid);
+      if (!before || !sameGroup(before, group)) {
+        next.set(group.sid, {
+          leaderStartTime: group.leader?.startTime,
+          firstSeenMs: nowMs,
+          orphanedSinceMs: group.state === "orphaned" ? nowMs : undefined,
+          cpuTicks: group.cpuTicks,
+          lastActiveMs: nowMs,
+        });
+        continue;
+      }
+      const leaderStartTime = group.leader?.startTime ?? before.leaderStartTime;
+      const orphanedSinceMs = group.state === "orphaned" ? (before.orphanedSinceMs ?? nowMs) : undefined;
+      if (leaderStartTime === before.leaderStartTime && orphanedSinceMs === before.orphanedSinceMs && group.cpuTicks === before.cpuTicks) {
+        next.set(group.sid, before);
+        continue;
+      }
+      next.set(group.sid, {
+        leaderStartTime,
+        firstSeenMs: before.firstSeenMs,
+        orphanedSinceMs,
+        cpuTicks: group.cpuTicks,
+        lastActiveMs: group.cpuTicks !== before.cpuTicks ? nowMs : before.lastActiveMs,
+      });
+    }
   }
   return next;
 }
 
 /** A leader that exited cannot come back, and a live leader keeps its start time. */
-function sameGroup(before: GroupMemory, group: McpGroup): boolean {
+function sameGroup(before: GroupMemory, group: Group): boolean {
   if (!group.leader) return true;
   return before.leaderStartTime === group.leader.startTime;
 }
 
 /** Idlest first (longest without CPU), then oldest first. */
-function byIdleness(groups: McpGroup[], memory: PolicyMemory): McpGroup[] {
+function byIdleness(groups: Group[], memory: PolicyMemory): Group[] {
   return [...groups].sort(
     (a, b) => memory.get(a.sid)!.lastActiveMs - memory.get(b.sid)!.lastActiveMs || a.startTime - b.startTime || a.sid - b.sid,
   );

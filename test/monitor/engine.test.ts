@@ -8,33 +8,30 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeWithDocker, docker, removeTestContainers } from "../support/docker";
 import { busyboxImage, nodeImage } from "../support/images";
 import { waitUntil } from "../support/wait";
-import { buildMonitor } from "./support/build";
+import { buildMonitor, removeMonitorBuild } from "./support/build";
 import { parseExposition, sampleValue } from "./support/prom";
 import {
   auditLines,
   fetchText,
   LEAKED_GROUPS,
   LIVE_GROUPS,
-  MAIN_PATTERN,
   REPARENTED_GROUP,
   startMonitor,
   startTarget,
   startTimeOf,
   targetProcesses,
+  TEST_GRACE_MS,
+  TEST_INTERVAL_MS,
+  TEST_MONITOR_ENV,
   writeTargetScripts,
   type MonitorRun,
   type PsLine,
 } from "./support/target";
 
-const INTERVAL_MS = 500;
-const GRACE_MS = 2000;
-const MONITOR_ENV = {
-  MONITOR_INTERVAL: `${INTERVAL_MS}ms`,
-  MONITOR_ORPHAN_GRACE: `${GRACE_MS}ms`,
-  MONITOR_KILL_GRACE: "1s",
-  MONITOR_MAX_GROUPS: "3",
-  MONITOR_MAIN_PATTERN: MAIN_PATTERN,
-};
+const INTERVAL_MS = TEST_INTERVAL_MS;
+const GRACE_MS = TEST_GRACE_MS;
+/** The cap is opt-in (a kill of a live group is a crash to MetaMCP); this suite turns it on to prove it. */
+const MONITOR_ENV = { ...TEST_MONITOR_ENV, MONITOR_MAX_GROUPS: "3" };
 /** Every group the monitor must reap: the leaks, the re-parented one, and the oldest live one (over the cap of 3). */
 const ORPHANS = [...LEAKED_GROUPS, REPARENTED_GROUP];
 
@@ -69,8 +66,12 @@ describeWithDocker("process monitor on a real engine", () => {
   });
 
   afterAll(async () => {
-    await removeTestContainers();
-    if (scripts) fs.rmSync(scripts, { recursive: true, force: true });
+    try {
+      await removeTestContainers();
+    } finally {
+      if (scripts) fs.rmSync(scripts, { recursive: true, force: true });
+      removeMonitorBuild();
+    }
   });
 
   it("the target leaks as designed: seven MCP groups, two zombies", async () => {

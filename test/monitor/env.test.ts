@@ -4,7 +4,7 @@
  * formats fails here.
  */
 import { describe, expect, it } from "vitest";
-import { emergencyTasksFor } from "../../infra/capacity";
+import { emergencyMemoryFor, emergencyTasksFor } from "../../infra/capacity";
 import { ConfigError, parseStackConfig, type StackConfig } from "../../infra/config";
 import type { MonitorConfig } from "../../infra/config/schema/monitor";
 import { monitorEnvironment, type MonitorReapSettings } from "../../infra/monitor/env";
@@ -35,7 +35,7 @@ describe("monitorEnvironment", () => {
     expect(Object.keys(env).sort()).toEqual(Object.values(ENV).filter((name) => name !== ENV.procRoot).sort());
   });
 
-  it("gives the program the defaults, with budget and emergency derived from MetaMCP's limits and capacity", () => {
+  it("gives the program the defaults (cap and budget off), with both emergency thresholds derived from MetaMCP's capacity and limits", () => {
     const config = parse();
     const env = environmentOf(config);
     const settings = loadSettings(env);
@@ -43,9 +43,10 @@ describe("monitorEnvironment", () => {
       intervalMs: 5000,
       orphanGraceMs: 30_000,
       killGraceMs: 5000,
-      maxGroups: 20,
-      rssBudgetBytes: Math.floor(config.app.limits.memory * 0.75),
+      maxGroups: "off",
+      rssBudgetBytes: 0,
       emergencyTasks: emergencyTasksFor(config.app.load, config.app.limits.pids),
+      emergencyRssBytes: Math.floor(config.app.limits.memory * 0.9),
       emergencyFloor: 2,
       dryRun: false,
       metricsHost: "0.0.0.0",
@@ -53,9 +54,10 @@ describe("monitorEnvironment", () => {
       procRoot: "/proc",
     });
     // The program with the stack's defaults behaves as the program with no variables, derived values aside.
-    const { rssBudgetBytes: _a, emergencyTasks: _b, ...rest } = settings;
-    const { rssBudgetBytes: _c, emergencyTasks: _d, ...programDefaults } = loadSettings({});
+    const { emergencyTasks: _a, emergencyRssBytes: _b, ...rest } = settings;
+    const { emergencyTasks: _c, emergencyRssBytes: _d, ...programDefaults } = loadSettings({});
     expect(rest).toEqual(programDefaults);
+    expect(settings.emergencyRssBytes).toBe(emergencyMemoryFor(config.app.limits.memory));
   });
 
   it("passes every setting through in the program's units", () => {
@@ -66,6 +68,7 @@ describe("monitorEnvironment", () => {
       maxGroups: 6,
       rssBudget: "1536m",
       emergencyTasks: 150,
+      emergencyRss: "1536m",
       emergencyFloor: 1,
       dryRun: true,
       mcpPatterns: ["npm exec", "uvx\\s"],
@@ -80,6 +83,7 @@ describe("monitorEnvironment", () => {
       MONITOR_MAX_GROUPS: "6",
       MONITOR_RSS_BUDGET: String(1536 * 1024 ** 2),
       MONITOR_EMERGENCY_TASKS: "150",
+      MONITOR_EMERGENCY_RSS: String(1536 * 1024 ** 2),
       MONITOR_EMERGENCY_FLOOR: "1",
       MONITOR_DRY_RUN: "true",
       MONITOR_MCP_PATTERNS: '["npm exec","uvx\\\\s"]',
@@ -92,11 +96,10 @@ describe("monitorEnvironment", () => {
     expect(settings.rssBudgetBytes).toBe(1536 * 1024 ** 2);
   });
 
-  it('turns the budget and the emergency sweep off with "off"', () => {
-    const env = environmentOf(parse({ rssBudget: "off", emergencyTasks: "off" }));
-    expect(env.MONITOR_RSS_BUDGET).toBe("0");
-    expect(env.MONITOR_EMERGENCY_TASKS).toBe("0");
-    expect(loadSettings(env)).toMatchObject({ rssBudgetBytes: 0, emergencyTasks: 0 });
+  it('turns the cap, the budget and each emergency threshold off with "off"', () => {
+    const env = environmentOf(parse({ maxGroups: "off", rssBudget: "off", emergencyTasks: "off", emergencyRss: "off" }));
+    expect(env).toMatchObject({ MONITOR_MAX_GROUPS: "off", MONITOR_RSS_BUDGET: "0", MONITOR_EMERGENCY_TASKS: "0", MONITOR_EMERGENCY_RSS: "0" });
+    expect(loadSettings(env)).toMatchObject({ maxGroups: "off", rssBudgetBytes: 0, emergencyTasks: 0, emergencyRssBytes: 0 });
   });
 
   it("accepts the parsed stack config as its input type", () => {
@@ -109,7 +112,10 @@ describe("bad monitor settings are refused at preview, with the key", () => {
   it.each([
     [{ interval: "10ms" }, 'metamcp-guard:monitor.interval "10ms" is out of range; allowed: 100ms to 3600s'],
     [{ interval: "5" }, 'metamcp-guard:monitor.interval "5" is not a duration'],
-    [{ maxGroups: -1 }, "metamcp-guard:monitor.maxGroups -1 is not a whole number from 0 to 100000"],
+    [{ maxGroups: -1 }, "metamcp-guard:monitor.maxGroups -1 is neither off nor a whole number from 1 to 100000"],
+    [{ maxGroups: 0 }, "metamcp-guard:monitor.maxGroups 0 would reap every live MCP group; write off for no cap"],
+    [{ emergencyRss: "lots" }, 'metamcp-guard:monitor.emergencyRss "lots" is not a size'],
+    [{ mainPattern: "(?<=/)node" }, 'metamcp-guard:monitor.mainPattern "(?<=/)node" is not a regular expression: uses backreferences or lookaround'],
     [{ rssBudget: "lots" }, 'metamcp-guard:monitor.rssBudget "lots" is not a size'],
     [{ emergencyTasks: 0 }, "metamcp-guard:monitor.emergencyTasks 0 is not a whole number from 1 to 32767"],
     [{ emergencyTasks: 93 }, "metamcp-guard:monitor.emergencyTasks 93 is at or below MetaMCP's idle load (93 tasks with no client)"],

@@ -14,13 +14,17 @@ describe("renderMetrics", () => {
         ...mcpGroup({ sid: 100, rssMiB: 30 }),
         ...mcpGroup({ sid: 200, leaderAlive: false, rssMiB: 30 }),
         proc({ pid: 300, ppid: 10, cmd: "x", sid: 1, pgid: 1, state: "Z" }),
+        proc({ pid: 400, ppid: 1, cmd: "sleep 1000", sid: 400, threads: 3 }),
+        proc({ pid: 500, ppid: 1, cmd: "node dist/index.js", sid: 500 }),
       ]),
       OPTIONS,
     );
     const state = emptyMetricsState(false);
     state.scans = 3;
-    state.last = scanFigures(snapshot, 2, false, 0.0125);
+    state.last = scanFigures(snapshot, { unreadable: 2, pendingCommandLines: 5 }, false, 0.0125);
     state.selfRssBytes = 42 * 1024 * 1024;
+    state.scansCutShort = 1;
+    state.commandCacheBytes = 4096;
     recordOutcome(state, "orphaned", "exited");
     recordOutcome(state, "orphaned", "killed");
     recordOutcome(state, "over-cap", "failed");
@@ -28,7 +32,7 @@ describe("renderMetrics", () => {
     const text = renderMetrics(state);
     const parsed = parseExposition(text);
     const value = (name: string, labels?: Record<string, string>) => sampleValue(parsed, `metamcp_monitor_${name}`, labels);
-    expect(value("processes")).toBe(10);
+    expect(value("processes")).toBe(12);
     expect(value("zombies")).toBe(1);
     expect(value("mcp_groups", { state: "live" })).toBe(1);
     expect(value("mcp_groups", { state: "orphaned" })).toBe(1);
@@ -36,6 +40,14 @@ describe("renderMetrics", () => {
     expect(value("mcp_rss_bytes", { state: "live" })).toBe(30 * 1024 * 1024);
     expect(value("main_server_up")).toBe(1);
     expect(value("unreadable_processes")).toBe(2);
+    expect(value("pending_command_lines")).toBe(5);
+    expect(value("scans_cut_short_total")).toBe(1);
+    expect(value("command_cache_bytes")).toBe(4096);
+    // The backend and an impostor in a session of its own (a self-built server run as node dist/index.js).
+    expect(value("main_pattern_matches")).toBe(2);
+    // The impostor and the sleep: unprotected, not MCP servers.
+    expect(value("other_groups")).toBe(2);
+    expect(value("other_tasks")).toBe(4);
     expect(value("scan_duration_seconds")).toBe(0.0125);
     expect(value("scans_total")).toBe(3);
     // Reaped counts only groups that are gone; every decision is in reap_decisions_total.
@@ -59,5 +71,13 @@ describe("renderMetrics", () => {
     expect(() => parseExposition("# TYPE a gauge\na{b=c} 1\n")).toThrow(/bad labels/);
     expect(() => parseExposition("# TYPE a gauge\na one\n")).toThrow(/not a number/);
     expect(() => parseExposition("# TYPE a gauge\na 1")).toThrow(/newline/);
+  });
+
+  it("redacts label values, so no label can carry a secret", () => {
+    const state = emptyMetricsState(false);
+    recordOutcome(state, "orphaned", "exited --api-key=sk-live-4eC39HqLyjWDarjtT1zdp7dc" as never);
+    const text = renderMetrics(state);
+    expect(text).not.toContain("sk-live");
+    expect(sampleValue(parseExposition(text), "metamcp_monitor_reap_decisions_total", { outcome: "exited --api-key=***" })).toBe(1);
   });
 });

@@ -78,7 +78,7 @@ describe("Monitor on a fixture /proc", () => {
         pid: 201,
         pgid: 200,
         sid: 200,
-        cmdline: "node /home/app/.npm/_npx/1/node_modules/.bin/mcp-server-s200",
+        cmdline: "sh -c mcp-server-s200", // the first member matching a pattern, the leader gone,
         members: 2,
         state: "orphaned",
         ageSeconds: 599,
@@ -118,6 +118,17 @@ describe("Monitor on a fixture /proc", () => {
     expect(audit().filter((r) => r.event === "reap")).toMatchObject([{ sid: 200, reason: "orphaned", outcome: "dry-run", signal: null, dryRun: true }]);
   });
 
+  it("in dry-run logs an emergency's victim once, a group that is not an MCP server too", async () => {
+    for (let i = 0; i < 30; i++) writeProcess(root, proc({ pid: 600 + i, ppid: i === 0 ? 1 : 600, cmd: "sleep 1000", sid: 600, pgid: 600 }));
+    const m = monitor({ MONITOR_DRY_RUN: "true", MONITOR_EMERGENCY_TASKS: "60", MONITOR_EMERGENCY_FLOOR: "0" });
+    for (let i = 0; i < 3; i++) {
+      m.tick();
+      await m.idle();
+    }
+    expect(signals).toEqual([]);
+    expect(audit().filter((r) => r.event === "reap" && r.sid === 600)).toMatchObject([{ state: "other", reason: "emergency", outcome: "dry-run" }]);
+  });
+
   it("is healthy only while scans keep coming", () => {
     const m = monitor({ MONITOR_INTERVAL: "1s" });
     expect(m.health().ok).toBe(false);
@@ -125,6 +136,79 @@ describe("Monitor on a fixture /proc", () => {
     expect(m.health()).toEqual({ ok: true, detail: "ok" });
     clock = 3_000;
     expect(m.health()).toEqual({ ok: false, detail: "last scan 3000ms ago" });
+  });
+
+  it("keeps secrets out of every audit line and metric: reap records, their detail, zombies' parents", async () => {
+    const secret = "postgresql://app:S3cretPassw0rd@db:5432/app --api-key=sk-live-4eC39HqLyjWDarjtT1zdp7dc";
+    const wrapper = proc({ pid: 50, ppid: 1, cmd: `sh -c npm exec @modelcontextprotocol/server-postgres ${secret}`, sid: 1, pgid: 1 });
+    const leaked = mcpGroup({ sid: 400, parent: 50, server: "postgres" });
+    leaked[0] = { ...leaked[0], cmdline: `npm exec @modelcontextprotocol/server-postgres ${secret}` };
+    const zombie = proc({ pid: 60, ppid: 50, cmd: "sh", sid: 1, pgid: 1, state: "Z" });
+    for (const p of [wrapper, zombie, ...leaked]) {
+      processes.set(p.pid, p);
+      writeProcess(root, p);
+    }
+    const m = monitor({ MONITOR_ORPHAN_GRACE: "0s" });
+    m.tick();
+    await m.idle();
+    const text = `${lines.join("")}${m.metrics()}`;
+    for (const part of ["S3cretPassw0rd", "sk-live", "app:"]) expect(text).not.toContain(part);
+    const reap = audit().find((r) => r.event === "reap" && r.sid === 400)!;
+    expect(reap.cmdline).toBe("npm exec @modelcontextprotocol/server-postgres postgresql://***@db:5432/app --api-key=***");
+    expect(reap.detail).toMatch(/^leader's parent is 50 \(sh -c npm exec @modelcontextprotocol\/server-postgres postgresql:\/\/\*\*\*@db/);
+    expect(audit().find((r) => r.event === "zombie" && r.pid === 60)!.parentCmdline).toContain("--api-key=***");
+  });
+
+  it("warns once, in the log and a metric, when more than one process matches the main pattern", () => {
+    const impostor = proc({ pid: 500, ppid: 1, cmd: "node dist/index.js", sid: 500 });
+    writeProcess(root, impostor);
+    const m = monitor({});
+    m.tick();
+    m.tick();
+    expect(audit().filter((r) => r.event === "main-pattern-ambiguous")).toMatchObject([{ mainPid: 10, impostorPids: [500] }]);
+    expect(audit().filter((r) => r.event === "main-server-found")).toMatchObject([{ pid: 10 }]);
+    expect(sampleValue(parseExposition(m.metrics()), "metamcp_monitor_main_pattern_matches")).toBe(2);
+  });
+
+  it("logs an emergency's start and end, and the gauge holds meanwhile", async () => {
+    // The base is 20 tasks, group 100 is 21, orphan 200 is 10, the zombie 1: 52 tasks. The orphan goes at once.
+    const m = monitor({ MONITOR_EMERGENCY_TASKS: "50" });
+    m.tick();
+    await m.idle();
+    expect(signals).toEqual(["SIGTERM -200"]);
+    expect(sampleValue(parseExposition(m.metrics()), "metamcp_monitor_emergency")).toBe(1);
+    for (const pid of [200, 201, 202]) fs.rmSync(path.join(root, String(pid)), { recursive: true, force: true });
+    m.tick();
+    expect(audit().filter((r) => String(r.event).startsWith("emergency"))).toMatchObject([
+      { event: "emergency-start", tasks: 52, emergencyTasks: 50 },
+      { event: "emergency-end", tasks: 42 }, // below 45, 90% of the threshold
+    ]);
+    expect(sampleValue(parseExposition(m.metrics()), "metamcp_monitor_emergency")).toBe(0);
+  });
+
+  it("cuts a scan short at its time budget, says so, and reads the rest next scan", () => {
+    // Every read advances the clock: the budget (half the interval) runs out within the first scan.
+    const reader = new ProcReader(root, PAGE);
+    const scan = reader.scan.bind(reader);
+    reader.scan = (budget) => scan({ expired: () => ((clock += 60), budget!.expired()) });
+    const m = new Monitor(loadSettings({ MONITOR_PROC_ROOT: root, MONITOR_INTERVAL: "1s" }), {
+      reader,
+      write: (line) => lines.push(line),
+      kill: () => undefined,
+      sleep: async () => undefined,
+      now: () => clock,
+      clock: () => new Date(0),
+      selfPid: 900,
+      selfRssBytes: () => 1,
+    });
+    m.tick();
+    const metrics = parseExposition(m.metrics());
+    expect(sampleValue(metrics, "metamcp_monitor_scans_cut_short_total")).toBe(1);
+    expect(sampleValue(metrics, "metamcp_monitor_pending_command_lines")).toBeGreaterThan(0);
+    expect(audit().filter((r) => r.event === "scan-cut-short")).toMatchObject([{ budgetMs: 500 }]);
+    m.tick();
+    m.tick();
+    expect(sampleValue(parseExposition(m.metrics()), "metamcp_monitor_pending_command_lines")).toBe(0);
   });
 
   it("survives a scan that fails, and says so", () => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { ProcessInfo } from "../../monitor/src/proc/reader";
 import { decide, type GroupMemory, type PolicyOutput, type PolicySettings, type ReapReason } from "../../monitor/src/policy";
-import { classify } from "../../monitor/src/tree";
+import { classify, type TreeMemory } from "../../monitor/src/tree";
 import { classifyOptions, mcpGroup, metamcpBase, proc, table, type GroupSpec } from "./support/fixtures";
 
 const SETTINGS: PolicySettings = {
@@ -13,6 +13,7 @@ const SETTINGS: PolicySettings = {
   maxGroups: 3,
   rssBudgetBytes: 0,
   emergencyTasks: 0,
+  emergencyRssBytes: 0,
   emergencyFloor: 1,
 };
 
@@ -24,17 +25,34 @@ interface Scan {
   extra?: ProcessInfo[];
 }
 
-/** Runs the scans through classify + decide, carrying memory; returns the last output. */
+/** Runs the scans through classify + decide, carrying both memories and the emergency; returns the last output. */
 function run(scans: Scan[], settings: Partial<PolicySettings> = {}, reaping: number[] = []): PolicyOutput {
   let memory: ReadonlyMap<number, GroupMemory> = new Map();
+  let treeMemory: TreeMemory | undefined;
   let output: PolicyOutput | undefined;
   for (const scan of scans) {
     const processes = [...metamcpBase(), ...scan.groups.flatMap(mcpGroup), ...(scan.extra ?? [])];
-    const snapshot = classify(table(processes), OPTIONS);
-    output = decide({ nowMs: scan.atMs, snapshot, settings: { ...SETTINGS, ...settings }, memory, reaping: new Set(reaping) });
+    const snapshot = classify(table(processes), OPTIONS, treeMemory);
+    treeMemory = snapshot.memory;
+    output = decide({
+      nowMs: scan.atMs,
+      snapshot,
+      settings: { ...SETTINGS, ...settings },
+      memory,
+      reaping: new Set(reaping),
+      emergency: output?.emergency,
+    });
     memory = output.memory;
   }
   return output!;
+}
+
+/** A runaway: `count` plain processes in a session of their own under PID 1, matching no MCP pattern. */
+function runaway(sid: number, count: number, more: { ppid?: number; inSession?: number } = {}): ProcessInfo[] {
+  const session = more.inSession ?? sid;
+  return Array.from({ length: count }, (_, i) =>
+    proc({ pid: sid + i, ppid: i === 0 ? (more.ppid ?? 1) : sid, cmd: i === 0 ? "sh -c fork-forever" : "sleep 1000", sid: session, pgid: session, age: 60 }),
+  );
 }
 
 const decided = (output: PolicyOutput) => output.decisions.map((d) => [d.group.sid, d.reason] as [number, ReapReason]);
@@ -180,21 +198,86 @@ const ROWS: Row[] = [
     expected: [[100, "over-cap"]],
   },
   {
-    name: "emergency: every orphan at once (no grace) and live groups down to the floor",
+    name: "emergency: every orphan at once (no grace), and no live group while that suffices",
     scans: [{ atMs: 0, groups: [live(100, { age: 300 }), live(200, { age: 200 }), live(300, { age: 100 }), orphan(400)] }],
-    // metamcpBase is 20 tasks, each group 21 (leader 11 + sh 1 + node 9), the orphan 10.
+    // metamcpBase is 20 tasks, each group 21 (leader 11 + sh 1 + node 9), the orphan 10: 93. Release below 84.
     settings: { emergencyTasks: 93, emergencyFloor: 1 },
+    expected: [[400, "emergency"]],
+  },
+  {
+    name: "emergency: then the heaviest groups, idlest and oldest first among equals, until below 90% of the threshold",
+    scans: [{ atMs: 0, groups: [live(100, { age: 300 }), live(200, { age: 200 }), live(300, { age: 100 })] }],
+    // 83 tasks; release below 57 (90% of 63): 100 leaves 62, 200 leaves 41.
+    settings: { emergencyTasks: 63, emergencyFloor: 1 },
     expected: [
-      [400, "emergency"],
       [100, "emergency"],
       [200, "emergency"],
     ],
+  },
+  {
+    name: "emergency: a runaway in a session of its own (no MCP pattern) goes first, and alone when that suffices",
+    scans: [{ atMs: 0, groups: [live(100), live(200)], extra: runaway(600, 40) }],
+    // 20 + 42 + 40 = 102 tasks >= 90; without the runaway's 40, 62 < 81.
+    settings: { emergencyTasks: 90, emergencyFloor: 0 },
+    expected: [[600, "emergency"]],
+  },
+  {
+    name: "emergency: a runaway that descends from a live group makes that group the heaviest",
+    scans: [{ atMs: 0, groups: [live(100), live(200, { age: 9000 })], extra: runaway(600, 40, { ppid: 102 }) }],
+    settings: { emergencyTasks: 90, emergencyFloor: 0 },
+    expected: [[100, "emergency"]],
+  },
+  {
+    name: "emergency on memory: the heaviest RSS holder first",
+    scans: [{ atMs: 0, groups: [live(100, { rssMiB: 30, age: 900 }), live(200, { rssMiB: 300 }), live(300, { rssMiB: 30, age: 800 })] }],
+    // metamcpBase holds 230 MiB: 590 MiB in all >= 500 MiB; without group 200, 290 MiB < 450 MiB.
+    settings: { emergencyRssBytes: 500 * 1024 ** 2, emergencyFloor: 0 },
+    expected: [[200, "emergency"]],
+  },
+  {
+    name: "emergency: a group being reaped counts as gone, so no second victim while the first exits",
+    scans: [{ atMs: 0, groups: [live(100), live(200)], extra: runaway(600, 40) }],
+    settings: { emergencyTasks: 90, emergencyFloor: 0 },
+    reaping: [600],
+    expected: [],
+  },
+  {
+    name: "emergency: the floor keeps live groups, even when that does not end the emergency",
+    scans: [{ atMs: 0, groups: [live(100, { age: 300 }), live(200, { age: 200 }), live(300, { age: 100 })] }],
+    settings: { emergencyTasks: 1, emergencyFloor: 2 },
+    expected: [[100, "emergency"]],
   },
   {
     name: "emergency with a floor above the cap keeps only the cap",
     scans: [{ atMs: 0, groups: [live(100, { age: 400 }), live(200, { age: 300 }), live(300, { age: 200 }), live(400, { age: 100 })] }],
     settings: { emergencyTasks: 1, emergencyFloor: 10, maxGroups: 3 },
     expected: [[100, "emergency"]],
+  },
+  {
+    name: "emergency: never PID 1's or the main server's session, whatever runs away in it",
+    scans: [{ atMs: 0, groups: [live(100)], extra: runaway(600, 50, { ppid: 10, inSession: 1 }) }],
+    settings: { emergencyTasks: 50, emergencyFloor: 0 },
+    expected: [[100, "emergency"]],
+  },
+  {
+    name: "emergency holds below its threshold until below the release level (hysteresis), and sweeps again",
+    scans: [
+      // 104 tasks >= 90: 100 and 200 go (62 < 81).
+      { atMs: 0, groups: [live(100, { age: 900 }), live(200, { age: 800 }), live(300, { age: 700 }), live(400, { age: 600 })] },
+      // They are gone and a new group came: 83 tasks, under 90 but not below 81, so the emergency holds.
+      { atMs: 5_000, groups: [live(300, { age: 700 }), live(400, { age: 600 }), live(500, { age: 1 })] },
+    ],
+    settings: { emergencyTasks: 90, emergencyFloor: 0, maxGroups: "off" },
+    expected: [[300, "emergency"]],
+  },
+  {
+    name: "an emergency ends below the release level, and the normal rules apply again",
+    scans: [
+      { atMs: 0, groups: [live(100, { age: 900 }), live(200, { age: 800 }), live(300, { age: 700 }), live(400, { age: 600 })] },
+      { atMs: 5_000, groups: [live(300, { age: 700 }), live(400, { age: 600 })] },
+    ],
+    settings: { emergencyTasks: 90, emergencyFloor: 0, maxGroups: 1 },
+    expected: [[300, "over-cap"]],
   },
   {
     name: "just below the emergency threshold the normal rules apply",
@@ -205,11 +288,17 @@ const ROWS: Row[] = [
   {
     name: "an emergency threshold of 0 is off",
     scans: [{ atMs: 0, groups: [live(100), live(200), live(300), orphan(400)] }],
-    settings: { emergencyTasks: 0, emergencyFloor: 0 },
+    settings: { emergencyTasks: 0, emergencyRssBytes: 0, emergencyFloor: 0 },
     expected: [],
   },
   {
-    name: "processes outside MCP groups are never decided on, whatever the pressure",
+    name: "a cap of off keeps every live group",
+    scans: [{ atMs: 0, groups: [live(100), live(200), live(300), live(400), live(500)] }],
+    settings: { maxGroups: "off" },
+    expected: [],
+  },
+  {
+    name: "outside an emergency, processes outside MCP groups are never decided on, whatever the cap and budget",
     scans: [
       {
         atMs: 0,
@@ -217,7 +306,7 @@ const ROWS: Row[] = [
         extra: [proc({ pid: 600, ppid: 1, cmd: "sleep 1000", sid: 600 }), proc({ pid: 601, ppid: 10, cmd: "git fetch", sid: 1, pgid: 1 })],
       },
     ],
-    settings: { emergencyTasks: 1, emergencyFloor: 0, maxGroups: 0, rssBudgetBytes: 1 },
+    settings: { emergencyTasks: 0, emergencyFloor: 0, maxGroups: 0, rssBudgetBytes: 1 },
     expected: [],
   },
 ];
@@ -239,7 +328,28 @@ describe("decide", () => {
     expect(capped.decisions[0].detail).toBe("4 live groups > cap 3");
     const emergency = run([{ atMs: 0, groups: [live(100), live(200)] }], { emergencyTasks: 50, emergencyFloor: 1 });
     expect(emergency.emergency).toBe(true);
-    expect(emergency.decisions[0].detail).toBe("62 tasks >= emergency threshold 50; 2 live groups > floor 1");
+    expect(emergency.decisions[0].detail).toBe("62 tasks >= emergency threshold 50; live MCP group, holds 21 tasks and 30.0 MiB");
+    const runaways = run([{ atMs: 0, groups: [live(100)], extra: runaway(600, 40) }], { emergencyTasks: 50, emergencyRssBytes: 64 * 1024 ** 2 });
+    expect(runaways.decisions[0].detail).toBe(
+      "81 tasks >= emergency threshold 50, 660.0 MiB RSS >= emergency threshold 64.0 MiB; not an MCP server, holds 40 tasks and 400.0 MiB",
+    );
+    const holding = run(
+      [
+        { atMs: 0, groups: [live(100), live(200), live(300), live(400)] },
+        { atMs: 5_000, groups: [live(300), live(400), live(500)] },
+      ],
+      { emergencyTasks: 90, emergencyFloor: 0 },
+    );
+    expect(holding.decisions[0].detail).toMatch(/^83 tasks, not yet below 81 since the emergency threshold 90; /);
+  });
+
+  it("says when an emergency cannot be ended by what it may reap", () => {
+    const protectedRunaway = run([{ atMs: 0, groups: [live(100)], extra: runaway(600, 50, { ppid: 10, inSession: 1 }) }], {
+      emergencyTasks: 50,
+      emergencyFloor: 1,
+    });
+    expect(protectedRunaway).toMatchObject({ emergency: true, unresolved: true, decisions: [] });
+    expect(run([{ atMs: 0, groups: [live(100)], extra: runaway(600, 40) }], { emergencyTasks: 50, emergencyFloor: 1 }).unresolved).toBe(false);
   });
 
   it("forgets groups that are gone, and starts afresh for a new group that reuses a session id", () => {

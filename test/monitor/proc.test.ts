@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseCmdline, parseStat, parseStatusCapEff, parseStatusRssKb, parseStatusUid, parseUptime } from "../../monitor/src/proc/parse";
+import { COMMAND_LINE_LIMIT } from "../../monitor/src/patterns";
 import { detectPageSize, ProcReader } from "../../monitor/src/proc/reader";
 import { mcpGroup, metamcpBase, PAGE, proc, UPTIME, writeProcess, writeProcTree } from "./support/fixtures";
 
@@ -17,6 +18,8 @@ describe("parseStat", () => {
   it("reads the fields the monitor uses from a real line", () => {
     expect(parseStat(NODE_STAT)).toEqual({
       cmdline: "",
+      cmdlineTruncated: false,
+      cmdlinePending: false,
       rssBytes: 0,
       pid: 4242,
       comm: "node",
@@ -58,6 +61,12 @@ describe("parseCmdline and status", () => {
     expect(parseCmdline("npm\0exec\0@modelcontextprotocol/server-x\0")).toBe("npm exec @modelcontextprotocol/server-x");
     expect(parseCmdline("npm exec @modelcontextprotocol/server-x\0\0\0\0")).toBe("npm exec @modelcontextprotocol/server-x");
     expect(parseCmdline("")).toBe("");
+  });
+
+  it("costs linear time on a line of NULs (the regular expression it replaced was quadratic)", () => {
+    const started = performance.now();
+    expect(parseCmdline(`${"\0".repeat(64 * 1024)}x`)).toBe(`${" ".repeat(64 * 1024)}x`);
+    expect(performance.now() - started).toBeLessThan(50);
   });
 
   it("reads uid, VmRSS and CapEff from status, and uptime", () => {
@@ -153,6 +162,35 @@ describe.each([
     const second = reader.scan().processes[0];
     expect(second).toBe(first);
     expect(second.cpuTicks).toBe(9);
+  });
+
+  it("keeps only the first COMMAND_LINE_LIMIT bytes of a command line, and says it was cut", () => {
+    const long = proc({ pid: 90, ppid: 1, cmd: `npm exec @modelcontextprotocol/server-x ${"A".repeat(64 * 1024)}` });
+    const short = proc({ pid: 91, ppid: 1, cmd: "x".repeat(COMMAND_LINE_LIMIT - 1) });
+    writeProcTree(root, [long, short]);
+    const [a, b] = new ProcReader(root, PAGE, { keepDescriptors }).scan().processes.sort((x, y) => x.pid - y.pid);
+    expect(a.cmdline).toBe(long.cmdline.slice(0, COMMAND_LINE_LIMIT));
+    expect(a.cmdlineTruncated).toBe(true);
+    expect(b).toMatchObject({ cmdline: short.cmdline, cmdlineTruncated: false }); // with its terminator: exactly the limit
+  });
+
+  it("leaves command lines for the next scan once the budget is spent, and reads them then", () => {
+    writeProcTree(root, [proc({ pid: 95, ppid: 1, cmd: "npm exec a" }), proc({ pid: 96, ppid: 1, cmd: "npm exec b" })]);
+    const reader = new ProcReader(root, PAGE, { keepDescriptors });
+    let reads = 0;
+    const oneRead = { expired: () => reads++ >= 1 };
+    const first = reader.scan(oneRead);
+    expect(first.pendingCommandLines).toBe(1);
+    expect(first.processes.map((p) => [p.pid, p.cmdline, p.cmdlinePending])).toEqual([
+      [95, "npm exec a", false],
+      [96, "[npm]", true],
+    ]);
+    const second = reader.scan();
+    expect(second.pendingCommandLines).toBe(0);
+    expect(second.processes.map((p) => [p.cmdline, p.cmdlinePending])).toEqual([
+      ["npm exec a", false],
+      ["npm exec b", false],
+    ]);
   });
 
   it("detects this machine's page size from /proc/self", () => {

@@ -91,6 +91,11 @@ describe.each(STACK_NAMES)("monitor sidecar (%s)", (stack) => {
     expect(container.envs).toContain(`MONITOR_EMERGENCY_TASKS=${want}`);
   });
 
+  it("derives its emergency memory threshold from MetaMCP's memory cap (90%), and leaves cap and budget off", () => {
+    const want = { dev: Math.floor(2 * 1024 ** 3 * 0.9), prod: Math.floor(4 * 1024 ** 3 * 0.9) }[stack];
+    expect(container.envs).toEqual(expect.arrayContaining([`MONITOR_EMERGENCY_RSS=${want}`, "MONITOR_MAX_GROUPS=off", "MONITOR_RSS_BUDGET=0"]));
+  });
+
   it("is built from monitor/ with a tag that changes with the code", () => {
     expect(named(declared.resources, "monitor-image").inputs).toMatchObject({
       imageName: `metamcp-${stack}-monitor:${contextHash(MONITOR_CONTEXT)}`,

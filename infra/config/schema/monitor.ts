@@ -17,10 +17,25 @@ const regex = z.string().min(1, { message: "must not be empty" });
 /** Text the monitor's own parser judges (monitorSettingsProblems below), so each problem is reported once. */
 const monitorDuration = z.string();
 
-/** `off`, or a value; unset means the default the stack derives from MetaMCP's limits. */
+/** `off`, or a value. */
 function orOff<T extends z.ZodType>(schema: T) {
   return z.union([z.literal("off"), schema]);
 }
+
+const MAX_GROUPS = 100_000;
+/** A cap from 1; 0 would reap every live server, so it is refused with the way to say "no cap". */
+const groupCap = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const number = /^-?\d+$/.test(String(value).trim()) ? Number(value) : NaN;
+  if (number === 0) {
+    ctx.addIssue({ code: "custom", message: `0 would reap every live MCP group; write off for no cap, or a whole number from 1 to ${MAX_GROUPS}` });
+    return z.NEVER;
+  }
+  if (!Number.isSafeInteger(number) || number < 1 || number > MAX_GROUPS) {
+    ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is neither off nor a whole number from 1 to ${MAX_GROUPS}` });
+    return z.NEVER;
+  }
+  return number;
+});
 
 export const monitorSchema = strictObject({
   enabled: flag.default(true),
@@ -35,12 +50,14 @@ export const monitorSchema = strictObject({
   orphanGrace: monitorDuration.default(DEFAULTS.orphanGrace),
   /** Between SIGTERM to a group and SIGKILL to its survivors. */
   killGrace: monitorDuration.default(DEFAULTS.killGrace),
-  /** Most live MCP groups kept; above it the idlest are reaped. */
-  maxGroups: wholeNumber(0, 100_000).default(Number(DEFAULTS.maxGroups)),
-  /** RSS live MCP groups may hold; unset: 75% of app.limits.memory. */
-  rssBudget: orOff(size(parseSize("1m")!, parseSize("1t")!)).optional(),
+  /** Most live MCP groups kept; above it the idlest are reaped, each a crash to MetaMCP. Off by default. */
+  maxGroups: orOff(groupCap).default("off"),
+  /** RSS live MCP groups may hold; above it the idlest are reaped, each a crash to MetaMCP. Off by default. */
+  rssBudget: orOff(size(parseSize("1m")!, parseSize("1t")!)).default("off"),
   /** Tasks (processes + threads) at which the emergency sweep starts; unset: derived from app.capacity. */
   emergencyTasks: orOff(wholeNumber(1, MAX_PIDS)).optional(),
+  /** RSS of MetaMCP's processes at which the emergency sweep starts; unset: 90% of app.limits.memory (infra/capacity.ts). */
+  emergencyRss: orOff(size(parseSize("1m")!, parseSize("1t")!)).optional(),
   /** Live MCP groups the emergency sweep keeps. */
   emergencyFloor: wholeNumber(0, 100_000).default(Number(DEFAULTS.emergencyFloor)),
   /** Decide and log, signal nothing: for a first deployment. */

@@ -5,6 +5,10 @@
  * process had last scan; and command lines are read only when a process is first seen, or after it
  * execs (same pid and start time, new name), into one reused buffer.
  *
+ * A process chooses its own command line, so only its first COMMAND_LINE_LIMIT bytes are read and
+ * kept (enough to recognise any server, and a bound on the memory 64 KiB lines could take), and
+ * reading them stops when the scan's time budget is spent (see scan()).
+ *
  * A kept descriptor belongs to the process it was opened for: once that process is gone, reads fail
  * with ESRCH even if its pid has been handed to a new process, so a reused pid is never mistaken for
  * the old one. It is closed when its pid leaves the listing. Should descriptors run out (EMFILE),
@@ -15,6 +19,7 @@
  * stops a scan.
  */
 import * as fs from "node:fs";
+import { COMMAND_LINE_LIMIT } from "../patterns";
 import { parseCmdline, parseStatBuffer, parseStatusRssKb, parseUptime, type ProcessInfo } from "./parse";
 
 export type { ProcessInfo } from "./parse";
@@ -25,7 +30,16 @@ export interface ProcessTable {
   uptimeSeconds: number;
   /** Processes listed but not readable (permission). Vanished ones are simply absent. */
   unreadable: number;
+  /** Processes whose command line this scan had no time left to read; a later scan reads them. */
+  pendingCommandLines: number;
 }
+
+/** Tells a scan when to stop reading command lines. */
+export interface ScanBudget {
+  expired(): boolean;
+}
+
+const NO_BUDGET: ScanBudget = { expired: () => false };
 
 /** Linux exposes times in /proc in USER_HZ, which is 100 on every architecture it runs containers on. */
 export const CLOCK_TICKS_PER_SECOND = 100;
@@ -46,7 +60,7 @@ interface Tracked {
 
 export class ProcReader {
   private readonly buffer = Buffer.allocUnsafe(4096);
-  private readonly cmdlineBuffer = Buffer.allocUnsafe(65536);
+  private readonly cmdlineBuffer = Buffer.allocUnsafe(COMMAND_LINE_LIMIT + 1);
   private readonly tracked = new Map<number, Tracked>();
   private scanNumber = 0;
   private keepDescriptors: boolean;
@@ -62,12 +76,17 @@ export class ProcReader {
   /**
    * Reads every process's stat (and, for new processes, the command line). The objects in the
    * table are reused by the next scan: whatever must outlive a scan copies what it needs.
+   *
+   * Stats are always read: the process tree must be whole. Command lines are what a hostile
+   * process can make expensive (many new processes, or exec after exec), so once `budget` has
+   * expired they are left for a later scan: such a process carries `cmdlinePending` meanwhile.
    */
-  scan(): ProcessTable {
+  scan(budget: ScanBudget = NO_BUDGET): ProcessTable {
     const scan = ++this.scanNumber;
     const uptimeSeconds = this.readUptime();
     const processes: ProcessInfo[] = [];
     let unreadable = 0;
+    let pendingCommandLines = 0;
     for (const name of fs.readdirSync(this.root)) {
       const first = name.charCodeAt(0);
       if (first < 48 || first > 57) continue; // not a pid directory
@@ -78,48 +97,71 @@ export class ProcReader {
         if (this.statNow(pid, known.fd, known.info) === undefined || known.info.startTime !== startTime) {
           this.forget(pid, known); // gone; the pid is listed again, so a new process has it
         } else if (known.info.comm === comm) {
+          if (known.info.cmdlinePending && !this.fillCmdline(pid, known, budget)) continue; // gone meanwhile
           known.seenInScan = scan;
           known.info.rssBytes = known.info.rssPages * this.pageSize;
+          if (known.info.cmdlinePending) pendingCommandLines++;
           processes.push(known.info); // the hot path: one pread, no allocation
           continue;
         }
         // Same process, new name: it exec'd, and readNew reads its new command line.
       }
-      const info = this.readNew(pid, scan);
+      const info = this.readNew(pid, scan, budget);
       if (info === "denied") unreadable++;
-      if (typeof info === "object") processes.push(info);
+      if (typeof info === "object") {
+        if (info.cmdlinePending) pendingCommandLines++;
+        processes.push(info);
+      }
     }
     for (const [pid, entry] of this.tracked) {
       if (entry.seenInScan !== scan) this.forget(pid, entry);
     }
-    return { processes, uptimeSeconds, unreadable };
+    return { processes, uptimeSeconds, unreadable, pendingCommandLines };
   }
 
   /**
    * A process seen for the first time, or after an exec (same pid and start time, new name): its
    * stat and command line. Returns "gone" when it exited, or its pid was reused, meanwhile.
    */
-  private readNew(pid: number, scan: number): ProcessInfo | "gone" | "denied" {
+  private readNew(pid: number, scan: number, budget: ScanBudget): ProcessInfo | "gone" | "denied" {
     let entry = this.tracked.get(pid);
     if (!entry) {
       const opened = this.openStat(pid);
       if (typeof opened !== "object") return opened;
       entry = { fd: opened.fd, info: opened.stat, seenInScan: scan };
     }
+    if (!this.fillCmdline(pid, entry, budget)) return "gone";
     const { info } = entry;
-    const cmdline = this.readCmdline(pid);
-    // That was read by path: only if the process is still the one we hold is the pid not reused.
-    const again = this.statNow(pid, entry.fd);
-    if (again === undefined || again.startTime !== info.startTime) {
-      this.forget(pid, entry);
-      return "gone";
-    }
-    // Zombies have no command line yet keep their pid: remembering "[comm]" for them is right.
-    info.cmdline = cmdline === "" ? `[${info.comm}]` : cmdline;
     info.rssBytes = info.rssPages * this.pageSize;
     entry.seenInScan = scan;
     this.tracked.set(pid, entry);
     return info;
+  }
+
+  /**
+   * Reads the command line into the process's object, or marks it pending when the budget is spent.
+   * False when the process is gone (or its pid reused) meanwhile; it is then forgotten.
+   */
+  private fillCmdline(pid: number, entry: Tracked, budget: ScanBudget): boolean {
+    const { info } = entry;
+    if (budget.expired()) {
+      info.cmdline = `[${info.comm}]`;
+      info.cmdlineTruncated = false;
+      info.cmdlinePending = true;
+      return true;
+    }
+    const { text, truncated } = this.readCmdline(pid);
+    // That was read by path: only if the process is still the one we hold is the pid not reused.
+    const again = this.statNow(pid, entry.fd);
+    if (again === undefined || again.startTime !== info.startTime) {
+      this.forget(pid, entry);
+      return false;
+    }
+    // Zombies have no command line yet keep their pid: remembering "[comm]" for them is right.
+    info.cmdline = text === "" ? `[${info.comm}]` : text;
+    info.cmdlineTruncated = truncated;
+    info.cmdlinePending = false;
+    return true;
   }
 
   /** One process's stat now, from a fresh open: what the reaper checks before each signal. */
@@ -223,9 +265,13 @@ export class ProcReader {
    * The command line, "" when there is none or the process is gone. Read into a shared 64 KiB buffer:
    * a longer one is cut there, which leaves the command and its first arguments for the patterns.
    */
-  private readCmdline(pid: number): string {
+  /** At most COMMAND_LINE_LIMIT bytes of it: one byte more is read only to tell whether there was more. */
+  private readCmdline(pid: number): { text: string; truncated: boolean } {
     const result = this.readFile(`${this.root}/${pid}/cmdline`, this.cmdlineBuffer);
-    return "error" in result ? "" : parseCmdline(this.cmdlineBuffer.toString("latin1", 0, result.length));
+    if ("error" in result) return { text: "", truncated: false };
+    const truncated = result.length > COMMAND_LINE_LIMIT;
+    const length = Math.min(result.length, COMMAND_LINE_LIMIT);
+    return { text: parseCmdline(this.cmdlineBuffer.toString("latin1", 0, length)), truncated };
   }
 }
 

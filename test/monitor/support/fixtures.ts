@@ -8,7 +8,8 @@ import * as path from "node:path";
 import { DEFAULT_MAIN_PATTERN, DEFAULT_MCP_PATTERNS } from "../../../monitor/src/contract";
 import type { ProcessInfo, ProcessTable } from "../../../monitor/src/proc/reader";
 import { CLOCK_TICKS_PER_SECOND } from "../../../monitor/src/proc/reader";
-import { CommandMatcher, type ClassifyOptions } from "../../../monitor/src/tree";
+import { CommandMatcher } from "../../../monitor/src/patterns";
+import type { ClassifyOptions } from "../../../monitor/src/tree";
 
 export const PAGE = 4096;
 /** Uptime of every fixture table: processes "started" at tick N are (UPTIME - N/100) seconds old. */
@@ -47,6 +48,8 @@ export function proc(spec: ProcSpec): ProcessInfo {
     rssPages: state === "Z" ? 0 : rssPages,
     rssBytes: state === "Z" ? 0 : rssPages * PAGE,
     cmdline: state === "Z" ? `[${comm}]` : spec.cmd,
+    cmdlineTruncated: false,
+    cmdlinePending: false,
   };
 }
 
@@ -56,7 +59,7 @@ export function classifyOptions(): ClassifyOptions {
 }
 
 export function table(processes: ProcessInfo[]): ProcessTable {
-  return { processes, uptimeSeconds: UPTIME, unreadable: 0 };
+  return { processes, uptimeSeconds: UPTIME, unreadable: 0, pendingCommandLines: 0 };
 }
 
 /**
@@ -70,6 +73,23 @@ export function metamcpBase(): ProcessInfo[] {
     proc({ pid: 11, ppid: 1, cmd: "tail -n +1 -F /tmp/backend.out", sid: 1, pgid: 1, age: 3590 }),
     proc({ pid: 12, ppid: 1, cmd: "node /usr/local/bin/pnpm start", sid: 1, pgid: 1, age: 3500, threads: 7 }),
   ];
+}
+
+/**
+ * Real MetaMCP 2.4.22's idle tree as `docker top` showed it (pids renumbered): docker-init as PID 1,
+ * the entrypoint shell its child (own process group, PID 1's session), the backend and the
+ * frontend's pnpm → sh → next-server chain below it, all in session 1.
+ */
+export function metamcpReal(): ProcessInfo[] {
+  return [
+    proc({ pid: 1, ppid: 0, cmd: "/sbin/docker-init -- ./docker-entrypoint.sh", sid: 1, age: 3600, rssMiB: 1 }),
+    proc({ pid: 7, ppid: 1, cmd: "/bin/sh ./docker-entrypoint.sh", sid: 1, pgid: 7, age: 3600, rssMiB: 2 }),
+    proc({ pid: 20, ppid: 7, cmd: "node dist/index.js", sid: 1, pgid: 7, age: 3590, threads: 11, rssMiB: 88 }),
+    proc({ pid: 25, ppid: 7, cmd: "node /usr/bin/pnpm start", sid: 1, pgid: 7, age: 3587, threads: 11, rssMiB: 97 }),
+    proc({ pid: 30, ppid: 25, cmd: "node /home/nextjs/.local/share/pnpm/.tools/pnpm/9.0.0/bin/pnpm start", sid: 1, pgid: 7, age: 3586, threads: 11, rssMiB: 90 }),
+    proc({ pid: 40, ppid: 30, cmd: "sh -c next start", sid: 1, pgid: 7, age: 3585, rssMiB: 2 }),
+    proc({ pid: 42, ppid: 40, cmd: "next-server (v15.4.8)", sid: 1, pgid: 7, age: 3585, threads: 11, rssMiB: 102 }),
+  ].map((p) => (p.pid === 1 ? { ...p, comm: "docker-init" } : p));
 }
 
 export interface GroupSpec {

@@ -24,6 +24,16 @@ export const LEAKED_GROUPS = ["leak-1", "leak-2", "stubborn"];
 export const REPARENTED_GROUP = "reparented";
 export const MAIN_PATTERN = "^/bin/sh /fake/metamcp-server$";
 
+/** Timings the real-engine suites run the monitor with: scans every 500 ms, a 2 s orphan grace. */
+export const TEST_INTERVAL_MS = 500;
+export const TEST_GRACE_MS = 2000;
+export const TEST_MONITOR_ENV: Record<string, string> = {
+  MONITOR_INTERVAL: `${TEST_INTERVAL_MS}ms`,
+  MONITOR_ORPHAN_GRACE: `${TEST_GRACE_MS}ms`,
+  MONITOR_KILL_GRACE: "1s",
+  MONITOR_MAIN_PATTERN: MAIN_PATTERN,
+};
+
 /** The server the tests run: a few groups of every kind. */
 export const TEST_SERVER = `#!/bin/sh
 # Live servers, oldest first (a start time apart, so "oldest" is well defined).
@@ -57,12 +67,27 @@ wait
 }
 
 const SCRIPTS: Record<string, string> = {
-  // PID 1. On SIGUSR1 it leaks a group of its own, so a benchmark can time leak-to-reap from outside.
+  // PID 1. On SIGUSR1 it leaks a group of its own, so a benchmark can time leak-to-reap from outside;
+  // on SIGUSR2 it starts a runaway: 40 plain processes in a session of their own, matching no MCP pattern.
   "entrypoint.sh": `#!/bin/sh
 trap 'exit 0' TERM
 trap 'setsid /bin/sh /fake/npm-leaky exec @modelcontextprotocol/server-leak-on-signal &' USR1
+trap 'setsid /bin/sh /fake/runaway &' USR2
 /bin/sh /fake/metamcp-server &
 while :; do sleep 1; done
+`,
+  runaway: `#!/bin/sh
+i=1
+while [ $i -lt 40 ]; do sleep 100003 & i=$((i+1)); done
+wait
+`,
+  // Credentials in its command line, as a wrapper script might be given them: it starts a server
+  // detached, then idles as a process that never collects its children (two zombies).
+  wrapper: `#!/bin/sh
+setsid /bin/sh /fake/npm exec @modelcontextprotocol/server-wrapped "$@" &
+sleep 0 &
+sleep 0 &
+exec tail -f -- /dev/null "$@"
 `,
   npm: `#!/bin/sh
 /bin/sh /fake/node /fake/mcp-server "$@" &
@@ -72,8 +97,11 @@ wait
 /bin/sh /fake/node /fake/mcp-server "$@" &
 exit 0
 `,
+  // --helper: starts two detached helpers matching no pattern, as browsers are launched: one its
+  // child in a session of its own (setsid), one left under PID 1 at once (a double fork).
   node: `#!/bin/sh
 case "$*" in *--ignore-term*) trap '' TERM ;; esac
+case "$*" in *--helper*) setsid sleep 100001 & setsid /bin/sh -c 'sleep 100002 & exit 0' ;; esac
 sleep 100000 &
 wait
 `,
@@ -154,19 +182,21 @@ export async function auditLines(monitorId: string): Promise<Array<Record<string
 
 export interface PsLine {
   pid: number;
+  ppid: number;
+  sid: number;
   stat: string;
   args: string;
 }
 
 /** The target's process table as its own `ps` shows it (the exec'd ps itself left out). */
 export async function targetProcesses(target: string): Promise<PsLine[]> {
-  const out = await docker("exec", target, "ps", "-o", "pid,stat,args");
+  const out = await docker("exec", target, "ps", "-o", "pid,ppid,sid,stat,args");
   return out
     .split("\n")
     .slice(1)
-    .map((line) => /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line))
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), stat: m[2], args: m[3] }))
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), sid: Number(m[3]), stat: m[4], args: m[5] }))
     .filter((p) => !p.args.startsWith("ps -o"));
 }
 
