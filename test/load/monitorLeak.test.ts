@@ -1,5 +1,5 @@
 // Leak under the monitor: a MetaMCP stand-in under the prod stack's limits leaks one MCP server group per
-// second for a minute (120 leftover processes: more than the PID cap of 100) while the monitor sidecar runs
+// second for a minute (600 leftover processes: more than the prod PID cap of 577) while the monitor sidecar runs
 // beside it with the prod stack's monitor settings (graces shortened so a minute shows a steady state).
 // The task count stays well under the cap, no live group and not the server are touched, and the audit log
 // has exactly one reap record per leaked group.
@@ -10,7 +10,7 @@ import { describeWithDocker, docker, removeTestContainers } from "../support/doc
 import { nodeImage } from "../support/images";
 import { containerCgroup, readPids } from "./support/cgroup";
 import { declaredSpec, type GuardSpec, reportFigures, startGuarded } from "./support/guarded";
-import { LEAK_MAIN_PATTERN, parseLeakLog, PROCESSES_PER_LEAK, writeLeakScripts } from "./support/leakTarget";
+import { LEAK_MAIN_PATTERN, parseLeakLog, PROCESSES_PER_LEAK, PROCESSES_PER_LIVE, writeLeakScripts } from "./support/leakTarget";
 import { auditLog, declaredMonitorSpec, type MonitorSpec, startMonitor } from "./support/monitorSidecar";
 import { freePort } from "../support/net";
 import { waitUntil } from "../support/wait";
@@ -87,7 +87,7 @@ describeWithDocker("MCP groups leaking for a minute under the monitor", () => {
       const isProtected = (p: Proc) => liveSids.has(p.pgid) || /metamcp-server/.test(p.args);
       // Each live group is a wrapper, a server and its sleep once started.
       await waitUntil(
-        async () => (await processes(target)).filter((p) => liveSids.has(p.pgid)).length === 3 * LIVE,
+        async () => (await processes(target)).filter((p) => liveSids.has(p.pgid)).length === PROCESSES_PER_LIVE * LIVE,
         10_000,
         "the live groups' servers",
       );
@@ -139,7 +139,7 @@ describeWithDocker("MCP groups leaking for a minute under the monitor", () => {
         reapOutcomes: outcomes,
         reapReasons: [...new Set(reaps.map((r) => r.reason))],
         maxGroupAgeAtReapSeconds: Math.max(...reaps.map((r) => r.ageSeconds as number)),
-        liveProcessesKept: `${protectedAfter.filter((p) => liveSids.has(p.pgid)).length} of ${3 * LIVE}`,
+        liveProcessesKept: `${protectedAfter.filter((p) => liveSids.has(p.pgid)).length} of ${PROCESSES_PER_LIVE * LIVE}`,
         otherAuditEvents: audit.filter((r) => !["reap", "start"].includes(r.event)).map((r) => r.event),
       });
 

@@ -2,7 +2,8 @@
  * A MetaMCP stand-in that leaks MCP server groups at a steady rate, as the real one does: every server is
  * spawned detached (own session and process group, `setsid`) through an `npm exec` wrapper; a live server's
  * wrapper waits on it, a leaked one's wrapper exits at once and leaves its server (a `node …mcp-server`
- * shell and its `sleep`) re-parented to PID 1. Busybox shell scripts, mounted read-only at /load.
+ * shell and the sleeps that stand for a real server's tasks) re-parented to PID 1. Busybox shell scripts,
+ * mounted read-only at /load.
  *
  * The server prints one line per group it starts, which the tests read from `docker logs`:
  *     live <n> <sid>     leak <n> <sid>     leaks-done
@@ -14,8 +15,15 @@ import * as path from "node:path";
 
 /** The server's command line, for MONITOR_MAIN_PATTERN. */
 export const LEAK_MAIN_PATTERN = "^/bin/sh /load/metamcp-server$";
-/** Processes one leaked group leaves behind: the server shell and its sleep. */
-export const PROCESSES_PER_LEAK = 2;
+/**
+ * Sleeps a server runs: a real MCP server group holds 23 tasks (Node's threads), so a stand-in with
+ * one sleep would leak far less than the real one against the same PID cap.
+ */
+const SLEEPS_PER_SERVER = 9;
+/** Processes one leaked group leaves behind: the server shell and its sleeps. */
+export const PROCESSES_PER_LEAK = 1 + SLEEPS_PER_SERVER;
+/** Processes of a live group: its npm wrapper, the server shell and its sleeps. */
+export const PROCESSES_PER_LIVE = 2 + SLEEPS_PER_SERVER;
 
 const SCRIPTS: Record<string, string> = {
   // LIVE: groups kept alive throughout; LEAKS: how many to leak; LEAK_EVERY: seconds between leaks.
@@ -46,7 +54,8 @@ wait
 exit 0
 `,
   node: `#!/bin/sh
-sleep 100000 &
+i=0
+while [ $i -lt ${SLEEPS_PER_SERVER} ]; do i=$((i+1)); sleep 100000 & done
 wait
 `,
 };
