@@ -15,7 +15,7 @@
 import * as net from "node:net";
 import { abandonSession, closeCleanly, dropSseClient, InUseSession, type Endpoint } from "./clients";
 import { ENDPOINT, seed, serversInError, waitForSchema } from "./metamcpDb";
-import { forkFailures, guardMetrics, monitorAudit, sample, serverGroups, type Sample } from "./observe";
+import { CRASH_COUNTED, FORK_FAILURE, guardMetrics, logLines, monitorAudit, sample, serverGroups, type Sample } from "./observe";
 import { formatReport, judge, type Figures } from "./report";
 import {
   applySettings,
@@ -29,7 +29,10 @@ import {
   startMonitor,
   type E2eOptions,
 } from "./stack";
+import { startKeeperTimer } from "../test/load/support/keeperTimer";
 import { docker } from "../test/support/dockerCli";
+
+const DOCKER_HOST = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
 import { REPO_ROOT } from "../test/support/stackFiles";
 
 const USAGE = `usage: npm run e2e:metamcp -- --image IMAGE --database-url URL [options]
@@ -161,11 +164,14 @@ async function runE2e(options: CliOptions): Promise<Figures> {
   await waitHealthy("http://127.0.0.1:12008/health", 300_000);
   const guard = await startGuard(resources, options);
   const monitor = await startMonitor(resources, options, app);
+  // The keeper's timer, which needs a systemd host: its own script, run here as the timer would run it.
+  const keeper = startKeeperTimer({ stack: "e2e", monitor: "mmg-e2e-monitor", app: "mmg-e2e", intervalSeconds: 10 }, DOCKER_HOST);
   const base = `http://127.0.0.1:${options.guardPort}/metamcp/${ENDPOINT}`;
   const endpoint: Endpoint = { mcpUrl: `${base}/mcp`, sseUrl: `${base}/sse`, apiKey };
   await waitHealthy(`http://127.0.0.1:${options.guardMetricsPort}/healthz`, 60_000);
 
   if (options.keep) {
+    await keeper.stop();
     process.stdout.write(
       `${JSON.stringify({ streamableHttp: endpoint.mcpUrl, sse: endpoint.sseUrl, apiKey, containers: { metamcp: app, guard, monitor }, databaseUrl: options.databaseUrl })}\n`,
     );
@@ -215,14 +221,16 @@ async function runE2e(options: CliOptions): Promise<Figures> {
     await sleep(2_000);
   }
 
-  // Calls that failed before any fault was injected: these must be none.
+  // Calls that failed and crashes MetaMCP counted before any fault was injected: these must be none.
   const failedBeforeFaults = inUse.failed;
+  const crashesBeforeFaults = (await logLines(app, CRASH_COUNTED)).length;
   const faults = options.faults ? await injectFaults(app, monitor, inUse, options) : undefined;
   if (faults) app = faults.appId;
 
   sampling = false;
   await sampler;
   await inUse.stop();
+  await keeper.stop();
   const guardFigures = await guardMetrics(options.guardMetricsPort);
   const audit = await monitorAudit(monitor);
   return {
@@ -248,14 +256,17 @@ async function runE2e(options: CliOptions): Promise<Figures> {
     },
     inUse: { calls: inUse.calls, failed: failedBeforeFaults, failedInFaults: inUse.failed - failedBeforeFaults, reconnects: inUse.reconnects, tools: inUse.tools },
     serversInError: await serversInError(options.databaseUrl),
-    forkFailures: (await forkFailures(app)).length,
+    forkFailures: (await logLines(app, FORK_FAILURE)).length,
+    crashesCounted: crashesBeforeFaults,
+    keeperStarts: keeper.starts().length,
     faults: faults?.figures,
   };
 }
 
 /** kill -9 of MetaMCP's backend, then of one server's leader: what each costs, in figures. */
 async function injectFaults(appId: string, monitorId: string, inUse: InUseSession, options: CliOptions) {
-  const before = { failed: inUse.failed, restarts: Number(await docker("inspect", "-f", "{{.RestartCount}}", appId)) };
+  const crashes = async () => (await logLines(appId, CRASH_COUNTED)).length;
+  const before = { failed: inUse.failed, crashes: await crashes(), restarts: Number(await docker("inspect", "-f", "{{.RestartCount}}", appId)) };
   log("fault 1: kill -9 of MetaMCP's backend");
   const killedAt = Date.now();
   await killInContainer(appId, "node dist/index.js");
@@ -268,17 +279,20 @@ async function injectFaults(appId: string, monitorId: string, inUse: InUseSessio
     appRestarts: Number(await docker("inspect", "-f", "{{.RestartCount}}", appId)) - before.restarts,
     monitorRunning: (await docker("inspect", "-f", "{{.State.Running}}", monitorId)) === "true",
     inUseFailedCalls: inUse.failed - before.failed,
+    crashesCounted: (await crashes()) - before.crashes,
     serversInError: await serversInError(options.databaseUrl),
     groups: await serverGroups(appId),
   };
 
   log("fault 2: kill -9 of one MCP server group's leader (npm exec)");
   const failedBefore = inUse.failed;
+  const crashesBefore = await crashes();
   const reapsBefore = (await monitorAudit(monitorId)).filter((r) => r.event === "reap").length;
   await killInContainer(appId, "npm exec ");
   await sleep(60_000);
   const afterLeader = {
     inUseFailedCalls: inUse.failed - failedBefore,
+    crashesCounted: (await crashes()) - crashesBefore,
     serversInError: await serversInError(options.databaseUrl),
     monitorReaps: (await monitorAudit(monitorId)).filter((r) => r.event === "reap").length - reapsBefore,
     groups: await serverGroups(appId),

@@ -64,12 +64,16 @@ export async function monitorAudit(monitorId: string): Promise<MonitorRecord[]> 
     .map((line) => JSON.parse(line) as MonitorRecord);
 }
 
-/** Lines of MetaMCP's log (stdout and stderr) that say a thread or process could not be made: the PID cap was hit. */
-export function forkFailures(appId: string): Promise<string[]> {
+/** MetaMCP says a thread or process could not be made: the PID cap was hit. */
+export const FORK_FAILURE = /EAGAIN|pthread_create|Resource temporarily unavailable|can't fork/i;
+/** MetaMCP counts a crash of a server ("Server <uuid> crashed. Attempt n/max"). */
+export const CRASH_COUNTED = /crashed\. Attempt \d+\/\d+/;
+
+/** Lines of MetaMCP's log (stdout and stderr, every run of the container) that match `pattern`. */
+export function logLines(appId: string, pattern: RegExp): Promise<string[]> {
   return new Promise((resolve) => {
     execFile("docker", ["logs", appId], { maxBuffer: 256 * 1024 * 1024 }, (_err, stdout, stderr) => {
-      const lines = `${stdout}\n${stderr}`.split("\n");
-      resolve(lines.filter((line) => /EAGAIN|pthread_create|Resource temporarily unavailable|can't fork/i.test(line)));
+      resolve(`${stdout}\n${stderr}`.split("\n").filter((line) => pattern.test(line)));
     });
   });
 }

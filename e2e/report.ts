@@ -25,6 +25,10 @@ export interface Figures {
   inUse: { calls: number; failed: number; failedInFaults: number; reconnects: number; tools: number };
   serversInError: string[];
   forkFailures: number;
+  /** Crashes MetaMCP counted ("crashed. Attempt n/max") before any fault was injected. */
+  crashesCounted: number;
+  /** Times the emulated keeper started the monitor again (after MetaMCP restarted, Docker may give up on it). */
+  keeperStarts: number;
   faults?: Record<string, unknown>;
 }
 
@@ -33,6 +37,7 @@ export function judge(f: Figures): string[] {
   const failures: string[] = [];
   if (f.serversInError.length > 0) failures.push(`MetaMCP marked ${f.serversInError.join(", ")} ERROR`);
   if (f.inUse.failed > 0) failures.push(`${f.inUse.failed} tool calls of the session in use failed`);
+  if (f.crashesCounted > 0) failures.push(`MetaMCP counted ${f.crashesCounted} server crashes`);
   if (f.forkFailures > 0) failures.push(`${f.forkFailures} log lines of MetaMCP say a thread or process could not be made (EAGAIN)`);
   const took = f.leak.backToBaselineAt === undefined ? undefined : f.leak.backToBaselineAt - f.leak.lastAbandonAt;
   if (took === undefined) failures.push("the abandoned sessions' groups never went away");
@@ -55,9 +60,9 @@ export function formatReport(f: Figures): string {
     `  tasks: peak ${max(tasks)} of ${f.declared.appPids}; memory: peak ${max(memory)} MiB of ${f.declared.appMemoryMiB} MiB`,
     `  server groups: ${f.baselineGroups} with the idle set and the session in use, ${f.peakGroups} after the last round, back to ${f.baselineGroups} ${took} after the last abandon (bound ${f.leak.boundSeconds} s)`,
     `  guard: ${f.guard.endedIdle} sessions ended idle by DELETE (${f.guard.deletesOk} DELETEs ok, ${f.guard.deletesFailed} failed), ${f.guard.endedByClient} ended by their client`,
-    `  monitor: ${f.monitor.reaps.length} reaps${f.monitor.reaps.length ? ` (${[...new Set(f.monitor.reaps)].join(", ")})` : ""}, ${f.monitor.records} audit records`,
+    `  monitor: ${f.monitor.reaps.length} reaps${f.monitor.reaps.length ? ` (${[...new Set(f.monitor.reaps)].join(", ")})` : ""}, ${f.monitor.records} audit records; started again by the keeper ${f.keeperStarts} time(s)`,
     `  session in use: ${f.inUse.calls} tool calls, ${f.inUse.failed} failed${f.faults ? ` (and ${f.inUse.failedInFaults} during the faults)` : ""}, ${f.inUse.reconnects} re-initialised (${f.inUse.tools} tools)`,
-    `  servers marked ERROR: ${f.serversInError.length ? f.serversInError.join(", ") : "none"}; EAGAIN lines: ${f.forkFailures}`,
+    `  servers marked ERROR: ${f.serversInError.length ? f.serversInError.join(", ") : "none"}; crashes MetaMCP counted: ${f.crashesCounted}; EAGAIN lines: ${f.forkFailures}`,
     "  over time (s: tasks, MiB, groups, guard sessions):",
     ...f.samples.filter((_, i) => i % every === 0).map((s) => `    ${String(s.t).padStart(4)}: ${s.tasks}, ${s.memoryMiB}, ${s.groups}, ${s.guardSessions}`),
     ...(f.faults ? [`  faults: ${JSON.stringify(f.faults)}`] : []),

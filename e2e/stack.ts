@@ -9,7 +9,8 @@
  *  - networks: every container uses the host's network; MetaMCP listens on 12008/12009 as inside its
  *    container, the guard on its own port in front of it, the monitor's /metrics on 127.0.0.1;
  *  - the database: external (`--database-url`), so no Postgres image is needed;
- *  - host slices and the keeper are off (they need an SSH host);
+ *  - host slices are off (they need an SSH host), and the monitor keeper's timer is emulated: its own
+ *    script, run here every 10 s, as the host's systemd timer runs it;
  *  - the guard's and the monitor's images are built from guard/ and monitor/ with `--node-image` as base.
  */
 import { execFile } from "node:child_process";

@@ -45,6 +45,8 @@ describe("judge", () => {
     inUse: { calls: 180, failed: 0, failedInFaults: 0, reconnects: 0, tools: 27 },
     serversInError: [],
     forkFailures: 0,
+    keeperStarts: 0,
+    crashesCounted: 0,
   };
 
   it("passes a run that met every figure", () => {
@@ -55,6 +57,7 @@ describe("judge", () => {
     ["a server marked ERROR", { serversInError: ["everything"] }, /MetaMCP marked everything ERROR/],
     ["a failed call in the session in use", { inUse: { ...passing.inUse, failed: 1 } }, /1 tool calls of the session in use failed/],
     ["EAGAIN in MetaMCP's log", { forkFailures: 2 }, /could not be made \(EAGAIN\)/],
+    ["a crash MetaMCP counted", { crashesCounted: 1 }, /MetaMCP counted 1 server crashes/],
     ["groups that took longer than the bound", { leak: { lastAbandonAt: 100, backToBaselineAt: 300, boundSeconds: 135 } }, /took 200 s to go, over the bound of 135 s/],
     ["groups that never went", { leak: { lastAbandonAt: 100, boundSeconds: 135 } }, /never went away/],
     ["abandoned sessions the guard did not end", { guard: { ...passing.guard, endedIdle: 10 } }, /the guard ended 10 of 12 abandoned sessions/],

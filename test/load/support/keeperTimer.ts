@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { keeperScript, type KeeperSpec } from "../../../infra/host/keeperUnits";
-import { docker } from "../../support/docker";
+import { docker } from "../../support/dockerCli";
 
 export interface KeeperRun {
   at: number;
