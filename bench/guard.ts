@@ -1,5 +1,5 @@
 /**
- * `npm run bench:guard`: small JSON-RPC requests through the session guard against the same requests
+ * `npm run bench -- guard`: small JSON-RPC requests through the session guard against the same requests
  * sent straight to the same upstream, side by side in one run.
  *
  *   upstream   the tiny session upstream (test/guard/support/tinyUpstream.ts) in its own process: it
@@ -119,11 +119,13 @@ function percentile(values: number[], p: number): number {
 
 function runLoad(loadScript: string, base: string, connections: number): Promise<Side> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [loadScript, base, String(connections), String(WARMUP_MS), String(PHASE_MS), API_KEY, ENDPOINT], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = track(
+      spawn(process.execPath, [loadScript, base, String(connections), String(WARMUP_MS), String(PHASE_MS), API_KEY, ENDPOINT], {
+        stdio: ["ignore", "pipe", "inherit"],
+      }),
+    );
     let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
     child.on("error", reject);
     child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as Side) : reject(new Error(`load generator exited ${code}`))));
   });
@@ -144,7 +146,7 @@ function memoryMiB(pid: number): { rss: number; peak: number } {
 
 /** Spawns an upstream process and waits for its "listening" line. */
 async function startUpstream(command: string[], cwd: string): Promise<ChildProcess> {
-  const child = spawn(command[0], command.slice(1), { cwd, stdio: ["ignore", "pipe", "inherit"] });
+  const child = track(spawn(command[0], command.slice(1), { cwd, stdio: ["ignore", "pipe", "inherit"] }));
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   await wait.waitUntil(() => out.includes("listening"), 30_000, `${command.join(" ")} listening`);
@@ -231,7 +233,23 @@ async function runScenario(scenario: Scenario, dir: string, loadScript: string):
   }
 }
 
-async function main(): Promise<void> {
+/** Processes this benchmark started (upstreams, load generators), so an interrupt can stop them. */
+const children = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return child;
+}
+
+/** Stops what a run started, whatever state it is in (Ctrl-C). */
+export async function interrupt(): Promise<void> {
+  for (const child of children) child.kill("SIGKILL");
+  await guardProcess.stopAllGuards();
+  guardProcess.removeGuardBuild();
+}
+
+export async function run(): Promise<void> {
   const load = os.loadavg().map((l) => l.toFixed(1)).join(" ");
   console.log(`guard benchmark: node ${process.version}, ${os.cpus().length} CPUs, ${os.release()}, load average ${load}`);
   console.log(`${ROUNDS} rounds of ${PHASE_MS / 1000} s per side and measure, after ${WARMUP_MS} ms of warm-up each; load, guard and upstream in 3 processes`);
@@ -247,7 +265,4 @@ async function main(): Promise<void> {
   console.log(`\nload average now ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} (the machine's other work shares these CPUs)`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the process monitor against the stop-gap it replaces, side by side, in one run,
+ * `npm run bench -- monitor`: the process monitor against the stop-gap it replaces, side by side, in one run,
  * on the same busybox container holding 1,000 and then 5,000 processes shaped like MCP servers
  * (npm exec → sh → sleep, each group its own session under a main server).
  *
@@ -68,7 +68,7 @@ interface RssFigures {
   peakRssMiB: number;
 }
 
-async function main(): Promise<void> {
+export async function run(): Promise<void> {
   console.log(`monitor benchmark: node ${process.version}, ${os.cpus().length} CPUs, ${os.release()}`);
   const results: Row[] = [];
   let leakToReap: { decidedMs: number; boundMs: number } | undefined;
@@ -345,7 +345,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+/** Stops what a run started, whatever state it is in (Ctrl-C): its containers carry the owner label. */
+export async function interrupt(): Promise<void> {
+  await dockerSupport.removeTestContainers();
+  buildSupport.removeMonitorBuild();
+}

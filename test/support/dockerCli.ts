@@ -108,7 +108,7 @@ export async function removeTestContainers(): Promise<void> {
   if (ids.length > 0) {
     // A container removed concurrently by someone else makes `rm` fail for that id only; that is fine.
     await docker("rm", "-f", "-v", ...ids).catch((err: DockerCliError) => {
-      if (!/No such container/i.test(err.stderr)) throw err;
+      if (!/No such container|removal of container .* is already in progress/i.test(err.stderr)) throw err;
     });
   }
 }
