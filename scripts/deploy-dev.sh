@@ -6,6 +6,17 @@
 #   - runs `pulumi up` (extra arguments are passed on, e.g. --yes).
 set -euo pipefail
 
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  cat <<'USAGE'
+usage: npm run deploy:dev [-- <pulumi up flags>]
+
+Deploys the dev stack (STACK=<name> for another) to the Docker engine its stack file names: a local
+state backend in .pulumi/ unless you chose one, the stack created if missing, random dev secrets
+(authSecret, postgresPassword) set when unset, then pulumi up with the flags given (such as --yes).
+USAGE
+  exit 0
+fi
+
 STACK=${STACK:-dev}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"

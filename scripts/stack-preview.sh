@@ -16,6 +16,17 @@ stack=${2:-}
 usage() {
   echo "usage: npm run preview -- <stack> [pulumi flags]   or   npm run drift -- <stack> [pulumi flags]" >&2
 }
+if [ "$stack" = "--help" ] || [ "$stack" = "-h" ]; then
+  cat <<'USAGE'
+usage: npm run preview -- <stack> [pulumi flags]   or   npm run drift -- <stack> [pulumi flags]
+
+  preview   pulumi preview --diff --stack <stack> --policy-pack policy
+  drift     pulumi preview --refresh --expect-no-changes --diff --stack <stack> --policy-pack policy;
+            exits 7 when the stack drifted
+POLICY_PACK_CONFIG=<file.json> adds --policy-pack-config <file.json>.
+USAGE
+  exit 0
+fi
 case "$mode" in
   preview | drift) ;;
   *) usage; exit 2 ;;

@@ -108,3 +108,14 @@ describe("deploy-dev.sh respects what the user already has", () => {
     });
   });
 });
+
+describe("deploy-dev.sh --help", () => {
+  it("prints its usage and runs nothing", () => {
+    const result = deploy({}, ["--help"]);
+    expect({ status: result.status, usage: result.stdout.startsWith("usage: npm run deploy:dev"), calls: pulumi.commands() }).toEqual({
+      status: 0,
+      usage: true,
+      calls: [],
+    });
+  });
+});

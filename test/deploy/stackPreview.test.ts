@@ -161,3 +161,14 @@ describe("the npm scripts", () => {
     });
   });
 });
+
+describe("stack-preview.sh --help", () => {
+  it.each(["preview", "drift"])("%s --help prints its usage and runs nothing", (mode) => {
+    const result = run([mode, "--help"]);
+    expect({ status: result.status, usage: result.stdout.startsWith("usage: npm run preview"), calls: pulumi.commands() }).toEqual({
+      status: 0,
+      usage: true,
+      calls: [],
+    });
+  });
+});
