@@ -28,6 +28,8 @@ export interface RecordedOptions {
   parent: string;
   /** The provider reference (`<urn>::<id>`), or "" for the default provider. */
   provider: string;
+  /** Outputs the engine is asked to keep secret whatever the provider returns. */
+  additionalSecretOutputs: string[];
 }
 
 export interface DeclaredStack {
@@ -106,6 +108,7 @@ function recordOptions(into: Map<string, RecordedOptions>): void {
       propertyDependencies: propertyDependenciesOf(req),
       parent: req.getParent(),
       provider: req.getProvider() ?? "",
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
     });
     return register(req, callback);
   };
