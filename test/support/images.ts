@@ -273,14 +273,17 @@ export function psqlImage(): Promise<string> {
 }
 
 function debianPsql(): string {
+  return path.join(newestDebianPostgresql("psql", "the psql test image needs Debian's psql", "postgresql-client"), "bin/psql");
+}
+
+/** `/usr/lib/postgresql/<version>` of the newest version that has `bin/<program>`; throws naming the package to install. */
+function newestDebianPostgresql(program: string, who: string, debianPackage: string): string {
   const versions = fs.existsSync(DEBIAN_POSTGRESQL_DIR)
-    ? fs.readdirSync(DEBIAN_POSTGRESQL_DIR).filter((v) => fs.existsSync(path.join(DEBIAN_POSTGRESQL_DIR, v, "bin/psql")))
+    ? fs.readdirSync(DEBIAN_POSTGRESQL_DIR).filter((v) => fs.existsSync(path.join(DEBIAN_POSTGRESQL_DIR, v, "bin", program)))
     : [];
   const newest = versions.sort((a, b) => Number(a) - Number(b)).pop();
-  if (!newest) {
-    throw new Error(`the psql test image needs Debian's psql in ${DEBIAN_POSTGRESQL_DIR}/<version>/bin: apt-get install -y postgresql-client`);
-  }
-  return path.join(DEBIAN_POSTGRESQL_DIR, newest, "bin/psql");
+  if (!newest) throw new Error(`${who} in ${DEBIAN_POSTGRESQL_DIR}/<version>/bin: apt-get install -y ${debianPackage}`);
+  return path.join(DEBIAN_POSTGRESQL_DIR, newest);
 }
 
 /** Copies a dynamically linked binary to `to` in the image folder, with every library `ldd` lists at its own path. */
@@ -313,7 +316,7 @@ let postgresServerBuild: Promise<string> | undefined;
  */
 export function postgresServerImage(): Promise<string> {
   postgresServerBuild ??= (async () => {
-    const home = debianPostgresServer();
+    const home = newestDebianPostgresql("postgres", "the Postgres test image needs Debian's server", "postgresql");
     const version = execFileSync(path.join(home, "bin/postgres"), ["--version"], { encoding: "utf8" }).trim();
     const stamp = `${version}/${fs.statSync(POSTGRES_ENTRYPOINT).size}-${Math.floor(fs.statSync(POSTGRES_ENTRYPOINT).mtimeMs)}`;
     if ((await imageLabel(POSTGRES_SERVER_IMAGE, POSTGRES_SERVER_LABEL)) === stamp) return POSTGRES_SERVER_IMAGE;
@@ -348,17 +351,6 @@ export function postgresServerImage(): Promise<string> {
     postgresServerBuild = undefined;
     throw err;
   });
-}
-
-function debianPostgresServer(): string {
-  const versions = fs.existsSync(DEBIAN_POSTGRESQL_DIR)
-    ? fs.readdirSync(DEBIAN_POSTGRESQL_DIR).filter((v) => fs.existsSync(path.join(DEBIAN_POSTGRESQL_DIR, v, "bin/postgres")))
-    : [];
-  const newest = versions.sort((a, b) => Number(a) - Number(b)).pop();
-  if (!newest) {
-    throw new Error(`the Postgres test image needs Debian's server in ${DEBIAN_POSTGRESQL_DIR}/<version>/bin: apt-get install -y postgresql`);
-  }
-  return path.join(DEBIAN_POSTGRESQL_DIR, newest);
 }
 
 /** `docker build -t name -`: a Dockerfile on stdin and no build context (so nothing to send, no network). */
