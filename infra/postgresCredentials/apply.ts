@@ -16,6 +16,8 @@ import { describeTarget, isRetryable, runStatements, type DatabaseTarget, type R
 import { isSettingsError, redactSecrets, settingsError } from "../metamcpSettings/settings";
 import {
   isRoleMissing,
+  secretMatches,
+  storedSecretStatement,
   MIN_SERVER_VERSION_NUM,
   roleMissingMessage,
   SCRAM_ITERATIONS,
@@ -29,7 +31,7 @@ import {
 
 const use = {
   describeTarget, isRetryable, isRoleMissing, isSettingsError, redactSecrets, roleMissingMessage, runStatements, scramSecret,
-  serverVersionStatement, setPasswordStatement, settingsError, timeoutMessage,
+  secretMatches, serverVersionStatement, setPasswordStatement, settingsError, storedSecretStatement, timeoutMessage,
 };
 const scram = { iterations: SCRAM_ITERATIONS, saltBytes: SCRAM_SALT_BYTES, minServerVersion: MIN_SERVER_VERSION_NUM };
 
@@ -91,5 +93,20 @@ export async function applyPassword(inputs: PostgresCredentialsInputs, waitTimeo
     const left = deadline - Date.now();
     if (left <= 0) throw use.settingsError("DB_TIMEOUT", use.timeoutMessage(where, waitTimeoutMs, lastSeen, inputs));
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, left)));
+  }
+}
+
+/**
+ * Whether the role's stored password is `inputs.password` now, for refresh; undefined when that cannot be told: the
+ * container not running, Postgres not answering, or the role not allowed to read pg_authid (SQL_FAILED). Rejects
+ * with the container's absence (CONTAINER_NOT_FOUND) and with anything else as it is. No waiting.
+ */
+export async function passwordInForce(inputs: PostgresCredentialsInputs, options: RunOptions = {}): Promise<boolean | undefined> {
+  try {
+    const stored = await use.runStatements(containerTarget(inputs), [use.storedSecretStatement()], options);
+    return use.secretMatches(stored, inputs.password);
+  } catch (err) {
+    if (use.isRetryable(err) || use.isSettingsError(err, "SQL_FAILED")) return undefined;
+    throw err;
   }
 }

@@ -42,6 +42,12 @@ export interface PostgresCredentialsInputs {
   waitTimeoutMs?: number;
 }
 
+/** What the state records: the inputs, and whether the role's password was the declared one when last seen. */
+export type PostgresCredentialsOutputs = PostgresCredentialsInputs & {
+  /** True once applied; refresh sets it false when the stored password is another (changed by hand). */
+  passwordInForce?: boolean;
+};
+
 /** Postgres may need a while: a first start initialises the volume, a start after a kill recovers first. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 180_000;
 /** PostgreSQL's own default for new SCRAM secrets (scram_iterations), and the salt length it uses. */
@@ -105,6 +111,23 @@ export function serverVersionStatement(): Statement {
 export function setPasswordStatement(secret: string): Statement {
   if (!SCRAM_SECRET.test(secret)) throw new Error("setPasswordStatement: not a SCRAM-SHA-256 secret (the value is not shown)");
   return { parts: [`ALTER ROLE CURRENT_USER PASSWORD '${secret}'`], params: [] };
+}
+
+/**
+ * The connected role's stored password secret, '' when it has none (pure). pg_authid is readable by superusers only,
+ * which the image's POSTGRES_USER is; for another role the statement fails, and the read cannot tell.
+ */
+export function storedSecretStatement(): Statement {
+  return use.sql`SELECT coalesce(rolpassword, '') FROM pg_authid WHERE rolname = current_user`;
+}
+
+/**
+ * Whether a stored secret is that of `password` (pure): a SCRAM-SHA-256 secret is computed again with its own salt
+ * and iterations and compared. Anything else (an MD5 hash, no password) is not what the stack sets: not in force.
+ */
+export function secretMatches(stored: string, password: string): boolean {
+  const parts = SCRAM_SECRET.test(stored) ? stored.match(/^SCRAM-SHA-256\$(\d+):([^$]+)\$/) : null;
+  return parts !== null && scramSecret(password, Buffer.from(parts[2], "base64"), Number(parts[1])) === stored;
 }
 
 /** One step of a message: why, and the command (argv) to run on the Docker host. */
@@ -177,9 +200,8 @@ export function renameProblem(olds: Partial<PostgresCredentialsInputs>, news: Po
   if (changed.length === 0) return undefined;
   const from = { user: olds.user ?? news.user, database: olds.database ?? news.database };
   const to = { user: news.user, database: news.database };
-  const what = changed
-    .map((key) => `database.${key === "user" ? "user" : "name"} would change from "${from[key]}" to "${to[key]}"`)
-    .join(" and ");
+  const setting = (key: "user" | "database") => (key === "user" ? "database.user" : "database.name");
+  const what = changed.map((key) => `${setting(key)} would change from "${from[key]}" to "${to[key]}"`).join(" and ");
   const steps = renameSteps({ from, to, postgresContainer: news.postgresContainer, metamcpContainer: news.metamcpContainer });
   return {
     property: changed[0],
@@ -187,7 +209,7 @@ export function renameProblem(olds: Partial<PostgresCredentialsInputs>, news: Po
       `${what}, but Postgres keeps its roles and databases in its data volume and applies POSTGRES_USER and ` +
       `POSTGRES_DB only to an empty one: MetaMCP would fail to log in. To rename in place and keep the data, run on ` +
       `the Docker host:\n${stepLines(steps)}\nthen, for that one update, set metamcp-guard:database.acceptRename true ` +
-      `(and back to false afterwards). To keep the names, set ${changed.map((key) => `database.${key === "user" ? "user" : "name"} back to "${from[key]}"`).join(" and ")}.`,
+      `(and back to false afterwards). To keep the names, set ${changed.map((key) => `${setting(key)} back to "${from[key]}"`).join(" and ")}.`,
   };
 }
 
@@ -211,11 +233,13 @@ const APPLIED_KEYS = ["dockerHost", "containerId", "user", "database", "password
 
 /**
  * A change of the password, the role, the database or the container (a replaced Postgres: its data may be a
- * volume initialised with another password) is an update, which applies the password again (pure). acceptRename,
- * the container names and the wait are not: nothing in the database depends on them.
+ * volume initialised with another password) is an update, which applies the password again (pure); so is a
+ * password that refresh found changed by hand (`olds` are the recorded outputs). acceptRename, the container names
+ * and the wait are not: nothing in the database depends on them.
  */
-export function diffCredentials(olds: Partial<PostgresCredentialsInputs>, news: Partial<PostgresCredentialsInputs>): dynamic.DiffResult {
-  return { changes: APPLIED_KEYS.some((key) => olds[key] !== news[key]), replaces: [], deleteBeforeReplace: false };
+export function diffCredentials(olds: Partial<PostgresCredentialsOutputs>, news: Partial<PostgresCredentialsInputs>): dynamic.DiffResult {
+  const changes = olds.passwordInForce === false || APPLIED_KEYS.some((key) => olds[key] !== news[key]);
+  return { changes, replaces: [], deleteBeforeReplace: false };
 }
 
 /** A psql connection error that says the role does not exist (pure): it will not appear by waiting. */

@@ -2,7 +2,8 @@
  * PostgresCredentials: the password of MetaMCP's role in the stack's own Postgres, applied inside the running
  * database, because the postgres image applies POSTGRES_PASSWORD only to an empty data directory. Also refuses, at
  * preview, a rename of the role or the database (database.user, database.name), which the image would not apply
- * either, unless `acceptRename` says it was done in place. See ./credentials.ts for the decisions.
+ * either, unless `acceptRename` says it was done in place. Refresh reads the stored password's SCRAM secret back
+ * and tells whether it is still the declared password. See ./credentials.ts for the decisions.
  *
  *     const credentials = new PostgresCredentials(`${name}-credentials`, {
  *       dockerHost, containerId: container.id, user: "metamcp_user", database: "metamcp_db",
@@ -46,6 +47,8 @@ export class PostgresCredentials extends pulumi.dynamic.Resource {
   declare readonly database: pulumi.Output<string>;
   /** A secret output. */
   declare readonly password: pulumi.Output<string>;
+  /** True once applied; false when refresh found another password stored (the next up sets it back). */
+  declare readonly passwordInForce: pulumi.Output<boolean>;
 
   constructor(name: string, args: PostgresCredentialsArgs, opts?: pulumi.CustomResourceOptions) {
     super(

@@ -13,6 +13,7 @@ import {
   roleMissingMessage,
   scramSecret,
   SCRAM_SECRET,
+  secretMatches,
   setPasswordStatement,
   timeoutMessage,
   type PostgresCredentialsInputs,
@@ -54,6 +55,21 @@ describe("scramSecret", () => {
 
   it("has the form PostgreSQL recognises as a SCRAM secret (else it would hash it again as a password)", () => {
     expect(scramSecret("any-password-12", Buffer.alloc(16, 3))).toMatch(SCRAM_SECRET);
+  });
+});
+
+describe("secretMatches", () => {
+  const stored = "SCRAM-SHA-256$4096:8PBEW/W3d1vjfDyvyxizvA==$Y3drHOCzTGRY3n9kVRX64SG9fX9THBmSda6xKXnZX/Y=:UaU8Tr5t2SaZOt8fQJs0Wxyf1C5jYuQ3cWcS3VMCESc=";
+
+  it.each<[string, string, string, boolean]>([
+    ["PostgreSQL's secret for the password", stored, "oldpassword123", true],
+    ["the same secret, another password", stored, "oldpassword124", false],
+    ["a secret computed with other iterations", scramSecret("oldpassword123", Buffer.alloc(16, 1), 8192), "oldpassword123", true],
+    ["an MD5 hash (not what the stack sets)", "md5" + "0".repeat(32), "oldpassword123", false],
+    ["no password at all", "", "oldpassword123", false],
+    ["a secret with a broken salt", "SCRAM-SHA-256$4096:!!$a:b", "oldpassword123", false],
+  ])("%s", (_label, secret, password, matches) => {
+    expect(secretMatches(secret, password)).toBe(matches);
   });
 });
 
@@ -225,7 +241,15 @@ describe("diffCredentials", () => {
     ["the container names alone (a new namePrefix)", { postgresContainer: "x-postgres", metamcpContainer: "x" }, false],
     ["the wait alone", { waitTimeoutMs: 5_000 }, false],
   ])("%s", (_label, change, changes) => {
-    expect(diffCredentials(DECLARED, { ...DECLARED, ...change })).toEqual({ changes, replaces: [], deleteBeforeReplace: false });
+    expect(diffCredentials({ ...DECLARED, passwordInForce: true }, { ...DECLARED, ...change })).toEqual({ changes, replaces: [], deleteBeforeReplace: false });
+  });
+
+  it("a password refresh found changed by hand, nothing else different: an update sets it back", () => {
+    expect(diffCredentials({ ...DECLARED, passwordInForce: false }, DECLARED).changes).toBe(true);
+  });
+
+  it("a state from before refresh could tell (no passwordInForce): no change", () => {
+    expect(diffCredentials(DECLARED, DECLARED).changes).toBe(false);
   });
 });
 

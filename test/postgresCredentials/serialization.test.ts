@@ -64,8 +64,8 @@ describe("PostgresCredentials under Pulumi mocks (vitest)", () => {
     expect(text).not.toContain(PASSWORD);
   });
 
-  it("evaluates to a provider with every operation but read (the recorded state stands)", () => {
-    expect(Object.keys(provider).sort()).toEqual(["check", "create", "delete", "diff", "update"]);
+  it("evaluates to a provider with every operation", () => {
+    expect(Object.keys(provider).sort()).toEqual(["check", "create", "delete", "diff", "read", "update"]);
   });
 
   it("still refuses a rename at preview after serialization, with the steps", async () => {

@@ -272,6 +272,16 @@ export function psqlImage(): Promise<string> {
   });
 }
 
+/** Why postgresServerImage() cannot be built here (no Debian PostgreSQL server installed), or undefined. */
+export function postgresServerMissingReason(): string | undefined {
+  try {
+    newestDebianPostgresql("postgres", "the Postgres test image needs Debian's server", "postgresql");
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 function debianPsql(): string {
   return path.join(newestDebianPostgresql("psql", "the psql test image needs Debian's psql", "postgresql-client"), "bin/psql");
 }

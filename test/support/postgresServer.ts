@@ -5,6 +5,8 @@
  * is the container's PGPORT, which the server and every psql run in it by exec (the provider's too) take as their
  * default, so exec'd psql finds the server's socket as it does in the official image on 5432.
  *
+ *     describeWithDocker("…", () => describeWithPostgresServer("on a real Postgres", () => { … }));
+ *
  *     const volume = await createTestVolume();
  *     const pg = await startPostgres({ volume, user: "metamcp_user", database: "metamcp_db", password: "old-password-1" });
  *     await waitForPostgres(pg);
@@ -16,7 +18,8 @@
 import { execFile } from "node:child_process";
 import { Client } from "pg";
 import { docker, removeTestContainers, runTestContainer, TEST_LABEL, TEST_OWNER_LABEL_KEY, testLabelArgs } from "./dockerCli";
-import { POSTGRES_DATA_DIR, postgresServerImage } from "./images";
+import { describeNeeding } from "./gate";
+import { POSTGRES_DATA_DIR, postgresServerImage, postgresServerMissingReason } from "./images";
 import { freePort } from "./net";
 import { waitUntil } from "./wait";
 
@@ -35,6 +38,14 @@ export interface PostgresSpec {
 export interface RunningPostgres extends PostgresSpec {
   id: string;
   port: number;
+}
+
+/**
+ * `describe` for suites that run the test Postgres image (inside describeWithDocker): run when Debian's server is
+ * installed to build it from, fail in CI without it, skip locally naming what to install.
+ */
+export function describeWithPostgresServer(name: string, fn: () => void): void {
+  describeNeeding(name, postgresServerMissingReason(), "Debian's PostgreSQL server to build the test image from", fn);
 }
 
 let volumes = 0;
