@@ -5,10 +5,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import { LABEL_STACK } from "../containerSettings";
+import { containerName, LABEL_STACK } from "../containerSettings";
 import type { HostSlices } from "../host";
 import type { PidsLimit } from "../pidsLimit";
 import { VolumeLock } from "../dataVolume/lock";
+import { PostgresCredentials } from "../postgresCredentials";
 import { guardedContainer } from "./guardedContainer";
 
 export const POSTGRES_PORT = 5432;
@@ -43,6 +44,8 @@ export class Postgres extends pulumi.ComponentResource {
   readonly clientEnv: pulumi.Input<string>[];
   readonly container: docker.Container;
   readonly pidsLimit: PidsLimit;
+  /** The role's password applied inside the database; MetaMCP's container must depend on it (or on this component). */
+  readonly credentials: PostgresCredentials;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super("metamcp-guard:index:Postgres", name, {}, opts);
@@ -94,6 +97,25 @@ export class Postgres extends pulumi.ComponentResource {
       // Health-check edits are not applied in place by this provider version, so replace.
       { ...childOpts, replaceOnChanges: ["healthcheck"] },
     ));
+
+    // The image applies POSTGRES_* only to an empty volume. A new password replaces this container, and the new one
+    // starts on the old data: the password is set inside the database once it runs (its PidsLimit starts it), and
+    // MetaMCP, which depends on this component, starts after. A rename of the role or database is refused at
+    // preview, unless the stack file says it was done in place (infra/postgresCredentials).
+    this.credentials = new PostgresCredentials(
+      `${name}-credentials`,
+      {
+        dockerHost: config.dockerHost,
+        containerId: this.container.id,
+        user: db.user,
+        database: db.name,
+        password,
+        acceptRename: db.acceptRename,
+        postgresContainer: containerName(config, "db"),
+        metamcpContainer: containerName(config, "app"),
+      },
+      { parent: this, dependsOn: [this.pidsLimit] },
+    );
 
     this.containerId = this.container.id;
     this.containerName = this.container.name;

@@ -42,10 +42,20 @@ export function crossChecks(parsed: ParsedSettings, config: StackConfig): CrossC
   };
 }
 
-/** acceptNewVolume is for one update; left on, a rename would again start Postgres on an empty volume. */
+/**
+ * acceptNewVolume and acceptRename are for one update; left on, the next rename of the volume, the role or the
+ * database would again go through unrefused.
+ */
 function volumeWarnings(config: StackConfig): KeyProblem[] {
-  if (config.database.mode !== "internal" || !config.database.acceptNewVolume) return [];
-  return [{ key: "database.acceptNewVolume", message: "is true: a change of the data volume's name is not refused; set it back to false after the move" }];
+  if (config.database.mode !== "internal") return [];
+  return [
+    ...(config.database.acceptNewVolume
+      ? [{ key: "database.acceptNewVolume", message: "is true: a change of the data volume's name is not refused; set it back to false after the move" }]
+      : []),
+    ...(config.database.acceptRename
+      ? [{ key: "database.acceptRename", message: "is true: a change of database.user or database.name is not refused; set it back to false after the rename" }]
+      : []),
+  ];
 }
 
 /** Monitor settings that are valid alone but could never act. */

@@ -3,6 +3,7 @@
  * checked here for presence, shape and secrecy; the shell wraps them in pulumi.secret()
  * before any resource sees them.
  */
+import { passwordCharactersProblem } from "../postgresCredentials/credentials";
 import { databaseSchema } from "./schema/database";
 import { flag } from "./schema/fields";
 import { hostPushers, hostSchema } from "./schema/host";
@@ -52,7 +53,7 @@ const RULES: Record<SecretKey, SecretRule> = {
   },
   postgresPassword: {
     needed: (s) => s.databaseMode === "internal",
-    problem: (v) => (v.length < 12 ? "must be at least 12 characters" : undefined),
+    problem: (v) => (v.length < 12 ? "must be at least 12 characters" : passwordCharactersProblem(v)),
     unused: "is only used with database.mode internal",
   },
   databaseUrl: {

@@ -55,7 +55,7 @@ const api = { applySettings, isContainerNotFound, parseDatabaseUrl, parseDockerH
  * The engine's placeholder for a value not known yet (e.g. the id of a container that a preview will replace);
  * @pulumi/pulumi/runtime/rpc `unknownValue`, copied so the SDK is not captured.
  */
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 const CONTAINER_KEYS = ["dockerHost", "containerId", "user", "database"] as const;
 
@@ -87,36 +87,50 @@ export function checkMetaMcpSettingsInputs(news: Partial<Record<keyof MetaMcpSet
       }
     }
   } else {
-    for (const key of CONTAINER_KEYS) {
-      const value = news[key];
-      if (!known(value)) continue;
-      if (typeof value !== "string" || value.trim() === "") {
-        failures.push({
-          property: key,
-          reason: `${key} must be a non-empty string, got ${JSON.stringify(value)} (the internal Postgres needs ${CONTAINER_KEYS.join(", ")}; an external database needs databaseUrl)`,
-        });
-      } else if (key === "dockerHost") {
-        try {
-          api.parseDockerHost(value);
-        } catch (err) {
-          failures.push({ property: key, reason: (err as Error).message });
-        }
-      } else if ((key === "user" || key === "database") && Buffer.byteLength(value) > MAX_NAME_BYTES) {
-        failures.push({ property: key, reason: `${key} ${JSON.stringify(value)} is longer than PostgreSQL's ${MAX_NAME_BYTES} bytes` });
-      }
-    }
+    failures.push(...containerTargetProblems(news, "an external database needs databaseUrl"));
   }
+  failures.push(...waitTimeoutProblems(news.waitTimeoutMs));
+  return failures;
+}
 
-  const wait = news.waitTimeoutMs;
-  if (present(wait) && known(wait)) {
-    if (typeof wait !== "number" || !Number.isInteger(wait) || wait < MIN_WAIT_TIMEOUT_MS || wait > MAX_WAIT_TIMEOUT_MS) {
+/**
+ * Problems with the way into the stack's Postgres container: dockerHost, containerId, user and database (pure).
+ * Shared with PostgresCredentials, which reaches the same container the same way; `otherwise` ends the message
+ * for a missing key (what the resource accepts instead). Unknown values are not judged.
+ */
+export function containerTargetProblems(news: Partial<Record<(typeof CONTAINER_KEYS)[number], unknown>>, otherwise?: string): dynamic.CheckFailure[] {
+  const failures: dynamic.CheckFailure[] = [];
+  for (const key of CONTAINER_KEYS) {
+    const value = news[key];
+    if (value === UNKNOWN) continue;
+    if (typeof value !== "string" || value.trim() === "") {
       failures.push({
-        property: "waitTimeoutMs",
-        reason: `waitTimeoutMs must be a whole number of milliseconds from ${MIN_WAIT_TIMEOUT_MS} to ${MAX_WAIT_TIMEOUT_MS}, got ${JSON.stringify(wait)}`,
+        property: key,
+        reason: `${key} must be a non-empty string, got ${JSON.stringify(value)} (the internal Postgres needs ${CONTAINER_KEYS.join(", ")}${otherwise ? `; ${otherwise}` : ""})`,
       });
+    } else if (key === "dockerHost") {
+      try {
+        api.parseDockerHost(value);
+      } catch (err) {
+        failures.push({ property: key, reason: (err as Error).message });
+      }
+    } else if ((key === "user" || key === "database") && Buffer.byteLength(value) > MAX_NAME_BYTES) {
+      failures.push({ property: key, reason: `${key} ${JSON.stringify(value)} is longer than PostgreSQL's ${MAX_NAME_BYTES} bytes` });
     }
   }
   return failures;
+}
+
+/** The problem with an optional `waitTimeoutMs`, if any (pure; an unknown value is not judged). */
+export function waitTimeoutProblems(wait: unknown): dynamic.CheckFailure[] {
+  if (wait === undefined || wait === null || wait === UNKNOWN) return [];
+  if (typeof wait === "number" && Number.isInteger(wait) && wait >= MIN_WAIT_TIMEOUT_MS && wait <= MAX_WAIT_TIMEOUT_MS) return [];
+  return [
+    {
+      property: "waitTimeoutMs",
+      reason: `waitTimeoutMs must be a whole number of milliseconds from ${MIN_WAIT_TIMEOUT_MS} to ${MAX_WAIT_TIMEOUT_MS}, got ${JSON.stringify(wait)}`,
+    },
+  ];
 }
 
 /** The way into the database that the inputs name (pure; inputs already checked). */

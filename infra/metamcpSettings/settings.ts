@@ -49,7 +49,11 @@ export type SettingsErrorCode =
   | "DB_NOT_FOUND" // the database named does not exist
   | "SQL_FAILED" // a statement failed, or its answer was not what the statements produce
   | "PSQL_MISSING" // the database container has no psql on its PATH
-  | "TABLE_TIMEOUT"; // MetaMCP's config table did not appear in time
+  | "TABLE_TIMEOUT" // MetaMCP's config table did not appear in time
+  // PostgresCredentials (../postgresCredentials), which reaches the same database by the same psql path:
+  | "ROLE_MISSING" // the server has no role of that name (its data was initialised with another POSTGRES_USER)
+  | "SERVER_TOO_OLD" // the server cannot store a SCRAM-SHA-256 password (PostgreSQL before 10)
+  | "DB_TIMEOUT"; // the server did not accept a connection in time
 
 export interface SettingsError extends Error {
   name: "MetaMcpSettingsError";

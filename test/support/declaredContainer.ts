@@ -7,10 +7,15 @@
  * What a machine without a registry or a bridge cannot do as declared is the caller's to choose: the
  * network (`network`, e.g. host), the PID namespace to join (`pidMode`, a real container id) and
  * environment entries to replace (`env`).
+ *
+ * And what the provider does when it deletes or replaces a declared container (removeAsTheProviderDoes).
  */
+import { dockerRequest } from "../../infra/dockerEngine/transport";
 import { unwrapSecret } from "./mocks";
 
 export interface CreateOverrides {
+  /** Another name than the declared one (a test must not take a real stack's container name). */
+  name?: string;
   network?: string;
   pidMode?: string;
   /** Variables to set or replace, by name. */
@@ -30,7 +35,7 @@ export function createFlags(inputs: Record<string, any>, overrides: CreateOverri
   const add = (flag: string, value: unknown) => {
     if (value !== undefined && value !== null && value !== "") flags.push(flag, String(value));
   };
-  add("--name", inputs.name);
+  add("--name", overrides.name ?? inputs.name);
   add("--memory", inputs.memory !== undefined ? `${inputs.memory}m` : undefined);
   add("--memory-swap", inputs.memorySwap !== undefined ? `${inputs.memorySwap}m` : undefined);
   add("--cpus", inputs.cpus);
@@ -64,4 +69,23 @@ export function createFlags(inputs: Record<string, any>, overrides: CreateOverri
 
 function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./=:-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Deletes a container the way the provider (kreuzwerker/terraform-provider-docker v4.5.0, which @pulumi/docker 5.x
+ * wraps: internal/provider/resource_docker_container_funcs.go, resourceDockerContainerDelete) deletes or replaces
+ * one: `ContainerStop` with `destroy_grace_seconds` as the timeout (0 when unset: the stop signal, then at once
+ * SIGKILL), then `ContainerRemove` with force, then a wait until it no longer runs. Through the Engine API, as the
+ * provider calls it. Resolves with the seconds the stop took.
+ */
+export async function removeAsTheProviderDoes(dockerHost: string, id: string, destroyGraceSeconds: number | undefined): Promise<number> {
+  const started = Date.now();
+  const stop = await dockerRequest(dockerHost, "POST", `/containers/${id}/stop?t=${destroyGraceSeconds ?? 0}`, undefined, {
+    timeoutMs: ((destroyGraceSeconds ?? 0) + 30) * 1000,
+  });
+  if (stop.status !== 204 && stop.status !== 304) throw new Error(`stop ${id}: ${stop.status} ${stop.body}`);
+  const stoppedAfter = (Date.now() - started) / 1000;
+  const removed = await dockerRequest(dockerHost, "DELETE", `/containers/${id}?force=true`);
+  if (removed.status !== 204) throw new Error(`remove ${id}: ${removed.status} ${removed.body}`);
+  return stoppedAfter;
 }

@@ -206,6 +206,8 @@ function importFolder(root: string, name: string, changes: string[]): Promise<vo
     let stderr = "";
     tar.stderr.on("data", (d) => (stderr += d));
     imp.stderr.on("data", (d) => (stderr += d));
+    // When import fails early, tar's writes meet a closed pipe: the import's own message is the one to report.
+    imp.stdin.on("error", () => undefined);
     tar.stdout.pipe(imp.stdin);
     tar.on("error", reject);
     imp.on("error", reject);
@@ -270,19 +272,105 @@ export function psqlImage(): Promise<string> {
   });
 }
 
+/** Why postgresServerImage() cannot be built here (no Debian PostgreSQL server installed), or undefined. */
+export function postgresServerMissingReason(): string | undefined {
+  try {
+    newestDebianPostgresql("postgres", "the Postgres test image needs Debian's server", "postgresql");
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 function debianPsql(): string {
+  return path.join(newestDebianPostgresql("psql", "the psql test image needs Debian's psql", "postgresql-client"), "bin/psql");
+}
+
+/** `/usr/lib/postgresql/<version>` of the newest version that has `bin/<program>`; throws naming the package to install. */
+function newestDebianPostgresql(program: string, who: string, debianPackage: string): string {
   const versions = fs.existsSync(DEBIAN_POSTGRESQL_DIR)
-    ? fs.readdirSync(DEBIAN_POSTGRESQL_DIR).filter((v) => fs.existsSync(path.join(DEBIAN_POSTGRESQL_DIR, v, "bin/psql")))
+    ? fs.readdirSync(DEBIAN_POSTGRESQL_DIR).filter((v) => fs.existsSync(path.join(DEBIAN_POSTGRESQL_DIR, v, "bin", program)))
     : [];
   const newest = versions.sort((a, b) => Number(a) - Number(b)).pop();
-  if (!newest) {
-    throw new Error(`the psql test image needs Debian's psql in ${DEBIAN_POSTGRESQL_DIR}/<version>/bin: apt-get install -y postgresql-client`);
-  }
-  return path.join(DEBIAN_POSTGRESQL_DIR, newest, "bin/psql");
+  if (!newest) throw new Error(`${who} in ${DEBIAN_POSTGRESQL_DIR}/<version>/bin: apt-get install -y ${debianPackage}`);
+  return path.join(DEBIAN_POSTGRESQL_DIR, newest);
 }
 
 /** Copies a dynamically linked binary to `to` in the image folder, with every library `ldd` lists at its own path. */
 function copyWithLibraries(root: string, binary: string, to: string): void {
   copyInto(root, binary, to);
   for (const lib of sharedLibraries(binary)) copyInto(root, lib, lib);
+}
+
+export const POSTGRES_SERVER_IMAGE = "metamcp-guard-test/postgres:local";
+/** The imported folder the server image is built FROM. */
+const POSTGRES_SERVER_BASE = "metamcp-guard-test/postgres-base:local";
+/** Records which server and entrypoint went in, so an upgraded server or an edited entrypoint rebuilds the image. */
+const POSTGRES_SERVER_LABEL = "metamcp-guard.test-image.postgres";
+/** The entrypoint: initdb on an empty PGDATA with POSTGRES_USER/PASSWORD/DB, then exec postgres as uid 999. */
+const POSTGRES_ENTRYPOINT = path.join(__dirname, "postgres-entrypoint.sh");
+/** The official image's data directory, where the stack mounts its volume. */
+export const POSTGRES_DATA_DIR = "/var/lib/postgresql/data";
+/** Server binaries the entrypoint, the stack's health check and the provider's exec use. */
+const POSTGRES_PROGRAMS = ["postgres", "initdb", "pg_ctl", "pg_controldata", "psql", "pg_isready"];
+let postgresServerBuild: Promise<string> | undefined;
+
+/**
+ * Name of a PostgreSQL server image built from Debian's packages on this machine (no registry here): the newest
+ * `/usr/lib/postgresql/<version>` that has a server, its modules (`lib/`, without the JIT, which would need LLVM),
+ * `/usr/share/postgresql/<version>`, the time zones, every library `ldd` lists, busybox, and `setpriv` to drop
+ * root as the official image's gosu does. It behaves like the official image where the stack relies on it:
+ * POSTGRES_USER/POSTGRES_PASSWORD/POSTGRES_DB applied to an empty /var/lib/postgresql/data only, the local socket
+ * trusted (so psql by exec needs no password), a password asked over TCP (scram-sha-256), STOPSIGNAL SIGINT
+ * (a fast shutdown), postgres running as uid 999. Arguments after the image go to postgres (`-c port=…`).
+ */
+export function postgresServerImage(): Promise<string> {
+  postgresServerBuild ??= (async () => {
+    const home = newestDebianPostgresql("postgres", "the Postgres test image needs Debian's server", "postgresql");
+    const version = execFileSync(path.join(home, "bin/postgres"), ["--version"], { encoding: "utf8" }).trim();
+    const stamp = `${version}/${fs.statSync(POSTGRES_ENTRYPOINT).size}-${Math.floor(fs.statSync(POSTGRES_ENTRYPOINT).mtimeMs)}`;
+    if ((await imageLabel(POSTGRES_SERVER_IMAGE, POSTGRES_SERVER_LABEL)) === stamp) return POSTGRES_SERVER_IMAGE;
+    const major = path.basename(home);
+    await withTempDir(async (root) => {
+      addBusybox(root);
+      for (const program of POSTGRES_PROGRAMS) copyWithLibraries(root, path.join(home, "bin", program), path.join(home, "bin", program));
+      for (const module of fs.readdirSync(path.join(home, "lib")).filter((f) => f.endsWith(".so") && !f.startsWith("llvmjit"))) {
+        copyWithLibraries(root, path.join(home, "lib", module), path.join(home, "lib", module));
+      }
+      fs.cpSync(`/usr/share/postgresql/${major}`, path.join(root, `usr/share/postgresql/${major}`), { recursive: true });
+      fs.cpSync("/usr/share/zoneinfo", path.join(root, "usr/share/zoneinfo"), { recursive: true });
+      copyWithLibraries(root, "/usr/bin/setpriv", "/usr/bin/setpriv");
+      copyInto(root, POSTGRES_ENTRYPOINT, "/usr/local/bin/docker-entrypoint.sh");
+      fs.appendFileSync(path.join(root, "etc/passwd"), "postgres:x:999:999::/var/lib/postgresql:/bin/sh\n");
+      fs.appendFileSync(path.join(root, "etc/group"), "postgres:x:999:\n");
+      fs.mkdirSync(path.join(root, POSTGRES_DATA_DIR), { recursive: true });
+      await importFolder(root, POSTGRES_SERVER_BASE, [`LABEL ${IMAGE_LABEL}=postgres-base`]);
+    });
+    // `docker import` cannot set a stop signal; a build FROM the imported folder can, with no context and no RUN.
+    await buildFromStdin(POSTGRES_SERVER_IMAGE, [
+      `FROM ${POSTGRES_SERVER_BASE}`,
+      `ENV PATH=${home}/bin:/usr/local/bin:/usr/bin:/bin PGDATA=${POSTGRES_DATA_DIR} TZ=UTC`,
+      "STOPSIGNAL SIGINT",
+      'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]',
+      `LABEL ${IMAGE_LABEL}=postgres`,
+      `LABEL ${POSTGRES_SERVER_LABEL}=${JSON.stringify(stamp)}`,
+    ]);
+    return POSTGRES_SERVER_IMAGE;
+  })();
+  return postgresServerBuild.catch((err) => {
+    postgresServerBuild = undefined;
+    throw err;
+  });
+}
+
+/** `docker build -t name -`: a Dockerfile on stdin and no build context (so nothing to send, no network). */
+function buildFromStdin(name: string, dockerfile: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const build = spawn("docker", ["build", "--quiet", "-t", name, "-"], { stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    build.stderr.on("data", (d) => (stderr += d));
+    build.on("error", reject);
+    build.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`docker build ${name} failed (exit ${code}): ${stderr.trim()}`))));
+    build.stdin.end(`${dockerfile.join("\n")}\n`);
+  });
 }

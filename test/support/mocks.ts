@@ -28,6 +28,8 @@ export interface RecordedOptions {
   parent: string;
   /** The provider reference (`<urn>::<id>`), or "" for the default provider. */
   provider: string;
+  /** Outputs the engine is asked to keep secret whatever the provider returns. */
+  additionalSecretOutputs: string[];
 }
 
 export interface DeclaredStack {
@@ -65,6 +67,20 @@ function mockState(type: string, name: string, inputs: Record<string, any>): Rec
  */
 export async function declareStack(stack: string, overrides: Record<string, unknown> = {}, file?: string): Promise<DeclaredStack> {
   const { values, secretKeys } = stackValues(stack, overrides, file);
+  const resources = await recordResources(stack);
+  pulumi.runtime.setAllConfig(values, secretKeys);
+  const { config, secrets } = loadStackConfig(stack);
+  const outputs = buildStack(config, secrets);
+  await waitForRegistrations();
+  return { config, resources, outputs };
+}
+
+/**
+ * Sets Pulumi mocks (project metamcp-guard, stack `stack`) under which every resource registered from now on is
+ * recorded, with its inputs and options, into the returned list. Each gets the id `<name>-id` and its inputs as
+ * its state.
+ */
+export async function recordResources(stack = "test"): Promise<RecordedResource[]> {
   const resources: RecordedResource[] = [];
   const options = new Map<string, RecordedOptions>();
   await pulumi.runtime.setMocks(
@@ -80,11 +96,7 @@ export async function declareStack(stack: string, overrides: Record<string, unkn
     false,
   );
   recordOptions(options);
-  pulumi.runtime.setAllConfig(values, secretKeys);
-  const { config, secrets } = loadStackConfig(stack);
-  const outputs = buildStack(config, secrets);
-  await waitForRegistrations();
-  return { config, resources, outputs };
+  return resources;
 }
 
 /**
@@ -106,6 +118,7 @@ function recordOptions(into: Map<string, RecordedOptions>): void {
       propertyDependencies: propertyDependenciesOf(req),
       parent: req.getParent(),
       provider: req.getProvider() ?? "",
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
     });
     return register(req, callback);
   };

@@ -2,7 +2,7 @@
  * Loaded under ts-node by registerTsNodeLikePulumi.js (CommonJS, as Pulumi loads the program). Declares one of our
  * dynamic resources under Pulumi mocks, so its provider is serialized by @pulumi/pulumi/dynamic itself, and writes
  * the serialized `__provider` text to the file named in argv[3]. argv[4] names the resource: `PidsLimit` (the
- * default) or `MetaMcpSettings`. Prints a JSON summary on stdout.
+ * default), `MetaMcpSettings` or `PostgresCredentials`. Prints a JSON summary on stdout.
  */
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
@@ -32,6 +32,22 @@ const RESOURCES: Record<string, { providerModule: string; declare(): Promise<pul
         sessionLifetimeMs: 86_400_000,
         maxAttempts: 3,
         database: { dockerHost: "unix:///var/run/docker.sock", containerId: "c", user: "u", database: "d" },
+      });
+    },
+  },
+  PostgresCredentials: {
+    providerModule: "/infra/postgresCredentials/provider.ts",
+    async declare() {
+      const { PostgresCredentials } = await import("../../infra/postgresCredentials");
+      return new PostgresCredentials("probe", {
+        dockerHost: "unix:///var/run/docker.sock",
+        containerId: "c",
+        user: "u",
+        database: "d",
+        password: "probe-password-never-serialized",
+        acceptRename: false,
+        postgresContainer: "p",
+        metamcpContainer: "m",
       });
     },
   },

@@ -21,6 +21,12 @@ export const databaseSchema = strictObject({
    * true lets it through, for the one update after the data was copied over (infra/dataVolume/lock.ts).
    */
   acceptNewVolume: flag.default(false),
+  /**
+   * A change of `user` or `name` is refused at preview (Postgres applies them only to an empty volume, so MetaMCP
+   * could not log in); true lets it through, for the one update after the role or database was renamed in place
+   * (infra/postgresCredentials/credentials.ts gives the steps).
+   */
+  acceptRename: flag.default(false),
   user: z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "is not a Postgres role name" }).default("metamcp_user"),
   name: z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "is not a Postgres database name" }).default("metamcp_db"),
 });
