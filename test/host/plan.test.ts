@@ -75,7 +75,7 @@ describe("planSlices", () => {
       db: "metamcp-db.slice",
       monitor: "metamcp-monitor.slice",
     });
-    expect(planSlices(sliceSettings({ host: { cgroupDriver: "cgroupfs", parent: "guard.slice" } })).cgroupParents).toEqual({
+    expect(planSlices(sliceSettings({ namePrefix: "guard", host: { cgroupDriver: "cgroupfs", parent: "guard.slice" } })).cgroupParents).toEqual({
       app: "/guard.slice/guard-app.slice",
       db: "/guard.slice/guard-db.slice",
       monitor: "/guard.slice/guard-monitor.slice",

@@ -26,6 +26,7 @@ const MIB = 1024 * 1024;
 function settingsFor(host: SystemdHost, limits: { appPids: number; appMemoryMiB: number; appCpus: number }, user = "root"): SliceSettings {
   return {
     stack: "systemdtest",
+    namePrefix: "mcg",
     host: {
       slices: { enabled: true, parent: "mcg.slice", cgroupDriver: "systemd", headroomPercent: 10 },
       ssh: { host: "127.0.0.1", port: host.port, user, hostKey: host.hostKey },
@@ -293,7 +294,7 @@ describeWithDocker("host slices on a real systemd host over SSH", () => {
     await mustRun(host, remoteCommand(applyScript(spec, "systemdtest"), "root"));
     expect((await host.ssh("systemctl show -p Description --value mcg-quote.slice")).stdout.trim()).toBe(nasty);
     expect((await host.ssh("ls /tmp/pwned /tmp/pwned2 2>&1 || true")).stdout).toMatch(/No such file[\s\S]*No such file/);
-    await mustRun(host, remoteCommand(deleteScript("mcg-quote.slice"), "root"));
+    await mustRun(host, remoteCommand(deleteScript("mcg-quote.slice", "systemdtest"), "root"));
   });
 
   it("a wrong key, a wrong host key or an unreachable host gives a clear error", async () => {

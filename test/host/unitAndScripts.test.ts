@@ -71,7 +71,7 @@ describe("scripts", () => {
   const apply = applyScript(app, "prod");
 
   it("are valid sh", () => {
-    for (const script of [apply, deleteScript(app.unit), showScript(["a.slice", "b.slice"]), remoteCommand(apply, "deploy")]) {
+    for (const script of [apply, deleteScript(app.unit, "prod"), showScript(["a.slice", "b.slice"]), remoteCommand(apply, "deploy")]) {
       expect(() => execFileSync("sh", ["-n", "-c", script])).not.toThrow();
     }
   });
@@ -136,7 +136,7 @@ describe("scripts", () => {
   });
 
   it("delete stops and removes only an empty slice", () => {
-    const del = deleteScript("metamcp-app.slice");
+    const del = deleteScript("metamcp-app.slice", "prod");
     expect(del).toContain("unit='metamcp-app.slice'");
     const guard = del.indexOf('if [ "$tasks" -gt 0 ]');
     expect(guard).toBeGreaterThan(0);

@@ -28,6 +28,6 @@ describeWithDocker("dockerHostCpus on a real engine", () => {
   });
 
   it("answers undefined, not an error, when nothing listens", async () => {
-    expect(await dockerHostCpus("unix:///nonexistent/docker.sock", 2_000)).toBeUndefined();
+    expect(await dockerHostCpus("unix:///nonexistent/docker.sock", undefined, 2_000)).toBeUndefined();
   });
 });
