@@ -249,7 +249,7 @@ function exchange(
         const { Duplex } = require("node:stream") as typeof import("node:stream");
         knownHosts = options.hostKey ? pin.writePinnedKnownHosts(options.hostKey) : undefined;
         ssh = spawn("ssh", sshDialArgs(host, [...(knownHosts?.args ?? []), ...(options.sshArgs ?? [])]), { stdio: ["pipe", "pipe", "pipe"] });
-        // Removed once ssh has ended, whichever way the exchange finished.
+        // And once ssh has ended, should it end before the exchange does.
         ssh.on("close", () => knownHosts?.remove());
         ssh.stderr!.on("data", (d: Buffer) => (sshStderr += d.toString()));
         // Spawn errors (no ssh binary) surface through the stream so the request fails with them.
@@ -271,8 +271,9 @@ function exchange(
       raw?.destroy();
       // dial-stdio exits when its stdin closes; the kill is for an ssh stuck connecting.
       if (ssh && ssh.exitCode === null) ssh.kill();
-      // ssh read the file when it connected; an ssh that never started has no close to wait for.
-      if (!ssh || ssh.pid === undefined) knownHosts?.remove();
+      // Whatever came back came through ssh, which had checked the host's key by then; an ssh still
+      // connecting was just killed. So the pinned known_hosts can go now, before the caller goes on.
+      knownHosts?.remove();
       fn();
     };
     const unreachable = (why: string) =>

@@ -82,6 +82,14 @@ describe("planSlices", () => {
     });
   });
 
+  it("refuses to plan a slice the stack does not own, whoever calls it (issue 12)", () => {
+    for (const parent of ["system.slice", "user-1000.slice", "machine.slice", "other.slice", "metamcpx.slice"]) {
+      expect(() => planSlices(sliceSettings({ host: { parent } })), parent).toThrow(`metamcp-guard:host.slices.parent "${parent}" is not a slice of this stack; allowed: metamcp.slice or metamcp-<name>.slice`);
+    }
+    expect(() => planSlices(sliceSettings({ namePrefix: "system", host: { parent: "system.slice" } }))).toThrow(/inside systemd's own system\.slice/);
+    expect(planSlices(sliceSettings({ host: { parent: "metamcp-team.slice" } })).children.app?.unit).toBe("metamcp-team-app.slice");
+  });
+
   it("does not round a whole unit up because of binary fractions", () => {
     expect(0.07 * 100).not.toBe(7); // the trap: 7.000000000000001
     expect(withHeadroom(0.07 * 100, 0)).toBe(7);
