@@ -1,31 +1,18 @@
 /**
- * What a stack deployed before issue 12 has on its host and in its state, for the upgrade tests: the
- * delete script its slices' Commands recorded (copied from infra/host/scripts.ts at commit a2f0a8e, the
- * version that wrote `metamcp.slice` for every stack). Pulumi runs a resource's delete from the state, so
- * it is this text, not today's, that runs when `pulumi up` removes the old slices.
+ * What a stack deployed before issue 12 has on its host and in its state, for the upgrade tests. Pulumi runs a
+ * resource's delete from the state, so when `pulumi up` removes the old slices it is the delete script recorded
+ * then that runs, not today's: legacy/slice-delete-a2f0a8e.sh is that script's exact text, made by
+ * infra/host/scripts.ts at commit a2f0a8e (the version that wrote `metamcp.slice` for every stack) for the
+ * unit `__UNIT__`.
  */
-import { needsSystemd } from "../../infra/host/scripts";
-import { shellQuote as q } from "../../infra/host/shell";
-import { UNIT_DIR } from "../../infra/host/unitFile";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { shellQuote } from "../../infra/host/shell";
+
+const LEGACY_DELETE = readFileSync(join(__dirname, "legacy", "slice-delete-a2f0a8e.sh"), "utf8");
 
 export function legacyDeleteScript(unit: string): string {
-  return [
-    "set -eu",
-    `unit=${q(unit)}`,
-    `dir=${q(UNIT_DIR)}`,
-    ...needsSystemd("host slices", "host.slices.enabled"),
-    'tasks=$(systemctl show -p TasksCurrent --value "$unit" 2>/dev/null || true)',
-    'case "$tasks" in ""|*[!0-9]*) tasks=0 ;; esac',
-    'if [ "$tasks" -gt 0 ]; then',
-    '  echo "metamcp-guard: $unit still holds $tasks tasks; left in place (its limits keep binding). Once it is empty: systemctl stop $unit; rm $dir/$unit; systemctl daemon-reload" >&2',
-    "  exit 0",
-    "fi",
-    'systemctl stop "$unit" 2>/dev/null || true',
-    'rm -f "$dir/$unit"',
-    "systemctl daemon-reload",
-    'echo "metamcp-guard: $unit stopped and removed"',
-    "",
-  ].join("\n");
+  return LEGACY_DELETE.replace("unit='__UNIT__'", `unit=${shellQuote(unit)}`);
 }
 
 /** The first line every slice unit of `stack` carried before this change (and still does). */
