@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { readStackConfig } from "../../infra/verify/stackFile";
 import { REPO_ROOT } from "../support/stackFiles";
@@ -201,8 +201,15 @@ describe("the docker-host-ssh action", () => {
     runs: { using: string; steps: { run: string }[] };
   };
 
+  // Every HOME the action ran with, removed once the suite is done.
+  const homes: string[] = [];
+  afterAll(() => {
+    for (const home of homes) rmSync(home, { recursive: true, force: true });
+  });
+
   function runAction(env: Record<string, string>) {
     const home = mkdtempSync(join(tmpdir(), "ssh-action-"));
+    homes.push(home);
     const githubEnv = join(home, "github-env");
     writeFileSync(githubEnv, "");
     // From the checkout's root, as a job's steps run.
