@@ -20,6 +20,8 @@ const PROCESS_SUITES = [
   "test/policy/server.test.ts",
   "test/pidsLimit/startDocker.test.ts",
   "test/guard/proxy.test.ts",
+  "test/sshPin/tempDirExits.test.ts",
+  "test/host/verifyHostCli.test.ts",
 ];
 
 function testFiles(dir: string): string[] {

@@ -5,14 +5,18 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, keyProblemLine, loadStackConfig } from "./config";
-import { cpuProblems, dockerHostCpus } from "./hostChecks";
+import { dockerHostKey } from "./config/schema/host";
+import { checkSshClient, cpuProblems, dockerHostCpus } from "./hostChecks";
 import { buildStack } from "./stack";
 
 export = async () => {
   const { config, secrets } = loadStackConfig();
   // Only under a real engine: tests run this file under mocks, with hosts that must not be dialled.
   if (pulumi.runtime.hasEngine()) {
-    const hostCpus = await dockerHostCpus(config.dockerHost);
+    const hostKey = dockerHostKey(config);
+    const sshProblem = hostKey ? await checkSshClient() : undefined;
+    if (sshProblem) throw new ConfigError(config.stack, [keyProblemLine(sshProblem)]);
+    const hostCpus = await dockerHostCpus(config.dockerHost, hostKey);
     if (hostCpus === undefined) {
       void pulumi.log.warn(`could not ask the Docker host ${config.dockerHost} how many CPUs it has; CPU caps are checked when containers are created`);
     } else {

@@ -14,7 +14,9 @@ import { ProcessMonitor } from "./components/monitor";
 import { Postgres } from "./components/postgres";
 import { SessionGuard } from "./components/sessionGuard";
 import { HostSlices, MonitorKeeper } from "./host";
+import { dockerHostKey } from "./config/schema/host";
 import { MetaMcpSettings } from "./metamcpSettings";
+import { dockerProviderSshOpts } from "./sshPin";
 
 /** The bridge driver's switch for NAT of outgoing traffic; "false" leaves a network without a route out. */
 export const NO_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade";
@@ -30,8 +32,13 @@ export interface StackOutputs {
 
 export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOutputs {
   // An explicit provider: the stack's host comes from its config, never from whatever
-  // DOCKER_HOST the person running `pulumi up` happens to have set.
-  const provider = new docker.Provider("docker", { host: config.dockerHost });
+  // DOCKER_HOST the person running `pulumi up` happens to have set. Over ssh:// its ssh accepts the
+  // pinned host key and no other (the config refuses an ssh:// dockerHost without one).
+  const hostKey = dockerHostKey(config);
+  const provider = new docker.Provider("docker", {
+    host: config.dockerHost,
+    ...(hostKey ? { sshOpts: dockerProviderSshOpts(hostKey) } : {}),
+  });
 
   // systemd slices on the host (when enabled): limits `docker update` cannot lift. Declares
   // nothing when host.slices.enabled is false.
@@ -110,7 +117,7 @@ export function buildStack(config: StackConfig, secrets: SecretOutputs): StackOu
       sessionLifetimeMs: config.app.settings.sessionLifetime === "off" ? null : config.app.settings.sessionLifetime,
       maxAttempts: config.app.settings.maxAttempts,
       database: database
-        ? { dockerHost: config.dockerHost, containerId: database.containerId, user: config.database.user, database: config.database.name }
+        ? { dockerHost: config.dockerHost, hostKey, containerId: database.containerId, user: config.database.user, database: config.database.name }
         : { databaseUrl },
     },
     { dependsOn: [metamcp] },

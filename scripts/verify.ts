@@ -10,13 +10,16 @@ import { resolve } from "node:path";
 import { ConfigError } from "../infra/config";
 import { isDockerApiError } from "../infra/pidsLimit/dockerApi";
 import { formatJson, formatTable, StackFileError, verifyStack } from "../infra/verify";
+import { describeConfigError } from "../infra/verify/report";
 
-const USAGE = `usage: npm run verify -- <stack> [--host <docker host>] [--identity <ssh key file>] [--config-file <Pulumi.<stack>.yaml>] [--json]
+const USAGE = `usage: npm run verify -- <stack> [--host <docker host>] [--identity <ssh key file>] [--host-key <key>] [--config-file <Pulumi.<stack>.yaml>] [--json]
 
   <stack>          the stack to check, e.g. dev or prod (reads Pulumi.<stack>.yaml)
   --host URL       the Docker engine to ask instead of the stack's dockerHost:
                    unix:///var/run/docker.sock, tcp://host:2375 or ssh://user@host
   --identity FILE  the private key ssh:// uses (else ssh's own config and agent)
+  --host-key KEY   the ssh:// host's public key, "ssh-ed25519 AAAA…", instead of the
+                   stack's host.ssh.hostKey (ssh accepts that key and no other)
   --config-file F  read the settings from F instead of Pulumi.<stack>.yaml (alias: --stack-file)
   --json           print the report as JSON
 Exit codes: 0 all in force, 1 differences or missing containers, 2 could not check.`;
@@ -27,6 +30,8 @@ export interface CliOptions {
   configFile?: string;
   /** Private key for ssh:// hosts; without it ssh uses ~/.ssh/config and the agent, as `docker -H ssh://` does. */
   identity?: string;
+  /** The ssh:// host's pinned key instead of the stack's host.ssh.hostKey. */
+  hostKey?: string;
   json: boolean;
 }
 
@@ -47,6 +52,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | "help" {
     else if (arg === "--host") options.dockerHost = value();
     else if (arg === "--config-file" || arg === "--stack-file") options.configFile = value();
     else if (arg === "--identity") options.identity = value();
+    else if (arg === "--host-key") options.hostKey = value();
     else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}`);
     else if (options.stack === undefined) options.stack = arg;
     else throw new UsageError(`one stack at a time (got ${options.stack} and ${arg})`);
@@ -58,11 +64,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions | "help" {
 /** Errors verify expects (bad input, no engine) in one line; anything else keeps its stack trace. */
 export function describeFailure(error: unknown): string {
   if (error instanceof UsageError) return `${error.message}\n\n${USAGE}`;
-  if (error instanceof ConfigError) {
-    // Not ConfigError's own headline: verify deploys nothing, it compares nothing when the file is wrong.
-    const count = `${error.problems.length} config problem${error.problems.length === 1 ? "" : "s"}`;
-    return `stack "${error.stackName}" has ${count} (pulumi up would refuse it); nothing was compared:\n${error.problems.map((p) => `  - ${p}`).join("\n")}`;
-  }
+  if (error instanceof ConfigError) return describeConfigError(error);
   if (error instanceof StackFileError) return error.message;
   if (isDockerApiError(error, "UNREACHABLE")) return `${error.message}\nIs the engine running, and is the host right? (--host overrides the stack's dockerHost)`;
   if (isDockerApiError(error)) return error.message;

@@ -10,6 +10,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerLimits, StackConfig } from "../config";
+import { dockerHostKey } from "../config/schema/host";
 import type { HostSlices } from "../host";
 import { containerName, engineMemory, guardedContainerArgs, type GuardedSettings, type Role } from "../containerSettings";
 import { PidsLimit } from "../pidsLimit";
@@ -72,7 +73,14 @@ export function guardedContainer(
   // A new container id replaces this resource, so a replaced container is capped, then started, too.
   const pidsLimit = new PidsLimit(
     `${name}-pids`,
-    { dockerHost: config.dockerHost, containerId: container.id, limit: limits.pids, ...engineMemory(limits), running: true },
+    {
+      dockerHost: config.dockerHost,
+      hostKey: dockerHostKey(config),
+      containerId: container.id,
+      limit: limits.pids,
+      ...engineMemory(limits),
+      running: true,
+    },
     { parent: opts.parent },
   );
   return { container, pidsLimit };

@@ -10,6 +10,7 @@ import type { HostSlices } from "../host";
 import type { PidsLimit } from "../pidsLimit";
 import { VolumeLock } from "../dataVolume/lock";
 import { PostgresCredentials } from "../postgresCredentials";
+import { dockerHostKey } from "../config/schema/host";
 import { guardedContainer } from "./guardedContainer";
 
 export const POSTGRES_PORT = 5432;
@@ -106,6 +107,7 @@ export class Postgres extends pulumi.ComponentResource {
       `${name}-credentials`,
       {
         dockerHost: config.dockerHost,
+        hostKey: dockerHostKey(config),
         containerId: this.container.id,
         user: db.user,
         database: db.name,

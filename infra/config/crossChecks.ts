@@ -7,7 +7,8 @@ import { capacityProblems, type KeyProblem } from "../capacity";
 import { formatDuration as formatGuardDuration, parseDuration as parseGuardDuration } from "../../guard/src/config";
 import { parseDuration } from "../../monitor/src/config";
 import { formatSize } from "./units";
-import { imageTag } from "./schema/fields";
+import { imageTag, isNamePrefix, NAME_PREFIX_RULE } from "./schema/fields";
+import { sliceOwnershipProblems } from "../host/names";
 import type { ParsedSettings } from "./schema";
 import type { StackConfig } from "./parse";
 
@@ -36,6 +37,7 @@ export function crossChecks(parsed: ParsedSettings, config: StackConfig): CrossC
       ...monitorThresholdProblems(config),
       ...sessionBoundProblems(config),
       ...portProblems(config),
+      ...hostNameProblems(parsed, config),
       ...images.problems,
     ],
     warnings: [...images.warnings, ...volumeWarnings(config)],
@@ -98,6 +100,26 @@ export function sessionBoundProblems(config: StackConfig): KeyProblem[] {
         "sessions in use before the guard ends idle ones; make it longer (it is the backstop), or off",
     },
   ];
+}
+
+/**
+ * Names the stack gives on its Docker host that would not be its own: a default prefix the stack's name
+ * makes invalid (`metamcp-Prod`), and slices outside the prefix or inside systemd's own (host/names.ts).
+ */
+export function hostNameProblems(parsed: ParsedSettings, config: StackConfig): KeyProblem[] {
+  const problems: KeyProblem[] = [];
+  if (parsed.namePrefix === undefined && !isNamePrefix(config.namePrefix)) {
+    problems.push({
+      key: "namePrefix",
+      message: `is not set, and the stack's name makes the default ${JSON.stringify(config.namePrefix)}, which is not a name prefix; set namePrefix: ${NAME_PREFIX_RULE}`,
+    });
+    return problems; // the slices' names follow from the prefix: judged once it is valid
+  }
+  const parentAsWritten = parsed.host.slices.parent;
+  if (parsed.host.slices.enabled || parentAsWritten !== undefined) {
+    problems.push(...sliceOwnershipProblems({ namePrefix: config.namePrefix, parentAsWritten }));
+  }
+  return problems;
 }
 
 /** A port the stack publishes on the Docker host, with the key that sets it. */

@@ -10,6 +10,8 @@ import { crossChecks, type KeyProblem } from "./crossChecks";
 import { sliceProblems } from "../host/plan";
 import { settingsSchema, type ParsedSettings } from "./schema";
 import type { ContainerLimits } from "./schema/limits";
+import type { ResolvedHostConfig } from "./schema/host";
+import { defaultParentSlice } from "../host/names";
 import { checkSecrets, pickSecrets, SECRET_KEYS, secretNeeds, type SecretCheckOptions, type StackSecrets } from "./secrets";
 
 export const PROJECT = "metamcp-guard";
@@ -29,9 +31,11 @@ export interface RawStackConfig {
 }
 
 /** The settings with every default resolved, so no part of the program guesses. */
-export type StackConfig = Omit<ParsedSettings, "app" | "database" | "monitor" | "guard"> & {
+export type StackConfig = Omit<ParsedSettings, "app" | "database" | "monitor" | "guard" | "host"> & {
   stack: string;
   namePrefix: string;
+  /** The parent slice resolved: as written, or `<namePrefix>.slice`. */
+  host: ResolvedHostConfig;
   app: Omit<ParsedSettings["app"], "limits"> & {
     publicUrl: string;
     /** Memory and PID cap as given, or derived from app.capacity. */
@@ -117,6 +121,7 @@ function resolveDefaults(stack: string, settings: ParsedSettings): StackConfig {
       metrics: { ...settings.monitor.metrics, hostPort: settings.monitor.metrics.hostPort ?? settings.app.port + 1 },
     },
     guard: { ...settings.guard, metrics: { hostPort: settings.guard.metrics.hostPort ?? settings.app.port + 2 } },
+    host: { ...settings.host, slices: { ...settings.host.slices, parent: settings.host.slices.parent ?? defaultParentSlice(namePrefix) } },
   };
 }
 

@@ -27,6 +27,10 @@
 import type { ClientRequest, IncomingMessage, RequestOptions as HttpRequestOptions } from "node:http";
 import type { ChildProcess } from "node:child_process";
 import type { Duplex } from "node:stream";
+import { writePinnedKnownHosts } from "../sshPin";
+
+/** The one function of another module the exchange needs, reached by value (see the header). */
+const pin = { writePinnedKnownHosts };
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -81,6 +85,12 @@ export function isContainerNotFound(err: unknown): boolean {
 export interface DockerRequestOptions {
   timeoutMs?: number;
   sshArgs?: string[];
+  /**
+   * For ssh:// hosts: the host's public key (`type base64`, host.ssh.hostKey). ssh then accepts this key and
+   * no other, from a known_hosts file that exists only while the exchange runs. Without it ssh checks the
+   * host against the user's own known_hosts (and, in BatchMode, refuses a host it does not know).
+   */
+  hostKey?: string;
 }
 
 /**
@@ -221,6 +231,7 @@ function exchange(
   };
   let ssh: ChildProcess | undefined;
   let sshStderr = "";
+  let knownHosts: { args: string[]; remove(): void } | undefined;
   switch (host.kind) {
     case "unix":
       req.socketPath = host.socketPath;
@@ -236,7 +247,10 @@ function exchange(
       req.createConnection = () => {
         const { spawn } = require("node:child_process") as typeof import("node:child_process");
         const { Duplex } = require("node:stream") as typeof import("node:stream");
-        ssh = spawn("ssh", sshDialArgs(host, options.sshArgs), { stdio: ["pipe", "pipe", "pipe"] });
+        knownHosts = options.hostKey ? pin.writePinnedKnownHosts(options.hostKey) : undefined;
+        ssh = spawn("ssh", sshDialArgs(host, [...(knownHosts?.args ?? []), ...(options.sshArgs ?? [])]), { stdio: ["pipe", "pipe", "pipe"] });
+        // And once ssh has ended, should it end before the exchange does.
+        ssh.on("close", () => knownHosts?.remove());
         ssh.stderr!.on("data", (d: Buffer) => (sshStderr += d.toString()));
         // Spawn errors (no ssh binary) surface through the stream so the request fails with them.
         const stream = Duplex.from({ readable: ssh.stdout!, writable: ssh.stdin! });
@@ -257,6 +271,9 @@ function exchange(
       raw?.destroy();
       // dial-stdio exits when its stdin closes; the kill is for an ssh stuck connecting.
       if (ssh && ssh.exitCode === null) ssh.kill();
+      // Whatever came back came through ssh, which had checked the host's key by then; an ssh still
+      // connecting was just killed. So the pinned known_hosts can go now, before the caller goes on.
+      knownHosts?.remove();
       fn();
     };
     const unreachable = (why: string) =>

@@ -49,7 +49,7 @@ export class HostSlices extends pulumi.ComponentResource {
             connection,
             create: apply,
             update: apply,
-            delete: remoteCommand(deleteScript(spec.unit), ssh.user),
+            delete: remoteCommand(deleteScript(spec.unit, this.plan.stack), ssh.user),
             // The scripts are complete in themselves; the previous run's output is only noise.
             addPreviousOutputInEnv: false,
             // The scripts print unit names and limits, never the key (which only the connection holds).

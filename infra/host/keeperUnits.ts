@@ -8,9 +8,10 @@
  * retries a failed restart-policy start, so the monitor stays exited. The keeper, a systemd timer
  * on the host, starts it again.
  */
+import { ownershipFunctions } from "./ownership";
 import { needsSystemd } from "./scripts";
 import { shellQuote as q, writeFileLines } from "./shell";
-import { oneLine, UNIT_DIR, unitValue } from "./unitFile";
+import { ownerLine, UNIT_DIR, unitValue } from "./unitFile";
 
 /** Where the keeper's script lives: outside the unit directory, and out of systemd's quoting. */
 export const KEEPER_SCRIPT_DIR = "/usr/local/lib/metamcp-guard";
@@ -47,6 +48,7 @@ export function keeperNames(spec: KeeperSpec) {
  */
 export function keeperScript(spec: KeeperSpec): string {
   return [
+    `${ownerLine(spec.stack)}: the monitor keeper's check, run by its service every few seconds.`,
     "set -u",
     `monitor=${q(spec.monitor)}`,
     `app=${q(spec.app)}`,
@@ -70,7 +72,7 @@ export function keeperScript(spec: KeeperSpec): string {
 export function serviceUnitText(spec: KeeperSpec): string {
   const { script } = keeperNames(spec);
   return [
-    `# Written by metamcp-guard (Pulumi stack ${oneLine(spec.stack)}): starts ${spec.monitor} when Docker's restart policy gave up on it.`,
+    `${ownerLine(spec.stack)}: starts ${spec.monitor} when Docker's restart policy gave up on it.`,
     "[Unit]",
     `Description=${unitValue(`metamcp-guard ${spec.stack}: start ${spec.monitor} if it stopped`)}`,
     "After=docker.service",
@@ -94,7 +96,7 @@ export function serviceUnitText(spec: KeeperSpec): string {
 export function timerUnitText(spec: KeeperSpec): string {
   const { service } = keeperNames(spec);
   return [
-    `# Written by metamcp-guard (Pulumi stack ${oneLine(spec.stack)}).`,
+    `${ownerLine(spec.stack)}.`,
     "[Unit]",
     `Description=${unitValue(`metamcp-guard ${spec.stack}: look for a stopped ${spec.monitor} every ${spec.intervalSeconds}s`)}`,
     "",
@@ -113,9 +115,18 @@ export function timerUnitText(spec: KeeperSpec): string {
 const NEEDS_SYSTEMD = needsSystemd("the monitor keeper", "host.keeper.enabled");
 
 /**
- * Create and update: write the script and both units atomically, daemon-reload, enable the timer
- * (it survives a reboot) and restart it (a new interval takes effect now), then read back that
- * the timer is active and enabled. The service itself is not started here: the timer does that.
+ * The first lines of the script as versions before owner lines wrote it: still taken as the stack's own
+ * (it lives in metamcp-guard's folder, under this monitor's name), so an upgrade can rewrite it.
+ */
+function legacyScriptStart(spec: KeeperSpec): string {
+  return `set -u\nmonitor=${q(spec.monitor)}`;
+}
+
+/**
+ * Create and update: refuse any of the three files that is not this stack's (ownership.ts), write the
+ * script and both units atomically, daemon-reload, enable the timer (it survives a reboot) and restart
+ * it (a new interval takes effect now), then read back that the timer is active and enabled. The
+ * service itself is not started here: the timer does that.
  */
 export function keeperApplyScript(spec: KeeperSpec): string {
   const names = keeperNames(spec);
@@ -123,6 +134,10 @@ export function keeperApplyScript(spec: KeeperSpec): string {
     "set -eu",
     `timer=${q(names.timer)}`,
     ...NEEDS_SYSTEMD,
+    ...ownershipFunctions(spec.stack, legacyScriptStart(spec)),
+    `refuse_unless_ours ${q(names.script)}`,
+    `refuse_unless_ours ${q(`${UNIT_DIR}/${names.service}`)} ${q(names.service)}`,
+    `refuse_unless_ours ${q(`${UNIT_DIR}/${names.timer}`)} ${q(names.timer)}`,
     `mkdir -p ${q(KEEPER_SCRIPT_DIR)}`,
     ...writeFileLines(names.script, keeperScript(spec)),
     ...writeFileLines(`${UNIT_DIR}/${names.service}`, serviceUnitText(spec)),
@@ -141,17 +156,28 @@ export function keeperApplyScript(spec: KeeperSpec): string {
   ].join("\n");
 }
 
-/** Delete: stop and disable the timer, remove both units and the script. Safe to run twice. */
+/**
+ * Delete: stop and disable the timer, remove both units and the script. Safe to run twice. Units and
+ * files that are not this stack's are left as they are (and a timer that is not ours is not stopped).
+ */
 export function keeperDeleteScript(spec: KeeperSpec): string {
   const names = keeperNames(spec);
+  const files = [`${UNIT_DIR}/${names.timer}`, `${UNIT_DIR}/${names.service}`, names.script];
   return [
     "set -eu",
     `timer=${q(names.timer)}`,
     `service=${q(names.service)}`,
     ...NEEDS_SYSTEMD,
+    ...ownershipFunctions(spec.stack, legacyScriptStart(spec)),
+    `for f in ${files.map(q).join(" ")}; do`,
+    '  if { [ -e "$f" ] || [ -L "$f" ]; } && ! is_ours "$f"; then',
+    `    echo "metamcp-guard: $f was not written by stack $stack; the keeper's files and units are left as they are" >&2`,
+    "    exit 0",
+    "  fi",
+    "done",
     'systemctl disable --now --quiet "$timer" 2>/dev/null || true',
     'systemctl stop "$service" 2>/dev/null || true',
-    `rm -f ${q(`${UNIT_DIR}/${names.timer}`)} ${q(`${UNIT_DIR}/${names.service}`)} ${q(names.script)}`,
+    `rm -f ${files.map(q).join(" ")}`,
     "systemctl daemon-reload",
     'systemctl reset-failed "$timer" "$service" 2>/dev/null || true',
     'echo "metamcp-guard: $timer and $service stopped and removed"',

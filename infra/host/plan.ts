@@ -9,16 +9,18 @@
  * an operator runs in the parent directly (`systemd-run --slice=metamcp.slice`) to debug.
  */
 import type { ContainerLimits } from "../config/schema/limits";
-import type { HostConfig } from "../config/schema/host";
+import type { ResolvedHostConfig } from "../config/schema/host";
 import type { Role } from "../containerSettings";
-import { cgroupParentFor, childSliceName, ROLES } from "./names";
+import { cgroupParentFor, childSliceName, ROLES, sliceOwnershipProblems } from "./names";
 
 const MIB = 1024 * 1024;
 
 /** The parts of the stack config slices are derived from; a StackConfig is one. */
 export interface SliceSettings {
   stack: string;
-  host: HostConfig;
+  /** Names every unit the stack writes; the parent slice must be its own (names.ts). */
+  namePrefix: string;
+  host: ResolvedHostConfig;
   app: { limits: ContainerLimits };
   database: { mode: "internal" | "external"; limits: ContainerLimits };
   monitor: { enabled: boolean; limits: ContainerLimits };
@@ -73,7 +75,9 @@ export function sliceProblems(settings: SliceSettings): string[] {
 }
 
 export function planSlices(settings: SliceSettings): SlicePlan {
-  const problems = sliceProblems(settings);
+  // The config refused these already; checked again so that no caller can plan a slice the stack does not own.
+  const ownership = sliceOwnershipProblems({ namePrefix: settings.namePrefix, parentAsWritten: settings.host.slices.parent });
+  const problems = [...sliceProblems(settings), ...ownership.map((p) => `metamcp-guard:${p.key} ${p.message}`)];
   if (problems.length > 0) throw new Error(`Host slices cannot be planned:\n  - ${problems.join("\n  - ")}`);
   const { parent: parentUnit, headroomPercent, cgroupDriver } = settings.host.slices;
   const children: SlicePlan["children"] = {};

@@ -3,6 +3,7 @@
  * the script text (SSH servers drop environment variables unless AcceptEnv allows them), and
  * every value is shell-quoted.
  */
+import { ownershipFunctions, parentSliceGuardLines } from "./ownership";
 import type { SliceSpec } from "./plan";
 import { shellQuote as q, writeFileLines } from "./shell";
 import { ENFORCED_PROPERTIES, expectedKernel, expectedShow, UNIT_DIR, unitText } from "./unitFile";
@@ -23,20 +24,26 @@ export function needsSystemd(what: string, key: string): string[] {
 const NEEDS_SYSTEMD = needsSystemd("host slices", "host.slices.enabled");
 
 /**
- * Create and update: write the unit atomically (a temp file in the same directory, renamed
- * over the old one, so systemd never reads half a file), daemon-reload, start, then read the
- * limits back and fail when systemd holds other values. Never `restart`: restarting a slice
- * stops everything in it, while daemon-reload applies new limits to the running slice and
+ * Create and update: refuse a unit file that is not this stack's (ownership.ts), and for the parent a
+ * slice of another stack above or below it; write the unit atomically (a temp file in the same
+ * directory, renamed over the old one, so systemd never reads half a file), daemon-reload, start,
+ * then read the limits back and fail when systemd holds other values. Never `restart`: restarting a
+ * slice stops everything in it, while daemon-reload applies new limits to the running slice and
  * leaves its containers alone.
  */
 export function applyScript(spec: SliceSpec, stack: string): string {
   const want = expectedShow(spec);
+  const parent = spec.role === "parent";
   return [
     "set -eu",
     `unit=${q(spec.unit)}`,
     `dir=${q(UNIT_DIR)}`,
     ...NEEDS_SYSTEMD,
+    ...ownershipFunctions(stack),
+    'refuse_unless_ours "$dir/$unit" "$unit"',
+    ...(parent ? parentSliceGuardLines() : []),
     ...writeFileLines(`${UNIT_DIR}/${spec.unit}`, unitText(spec, stack)),
+    ...(parent ? ["release_older_parents"] : []),
     "systemctl daemon-reload",
     'systemctl start "$unit"',
     "bad=0",
@@ -97,17 +104,27 @@ function kernelChecks(spec: SliceSpec): string[] {
 }
 
 /**
- * Delete: stop and remove the unit, but only once nothing runs in it. Containers are deleted
- * before their slice, so it is empty on a normal delete. If something still runs (a
- * replacement of this resource, or a process started by hand) the unit stays as it is: removing
- * the file would drop its limits at once and stopping the slice would kill what runs in it.
+ * Delete: stop and remove the unit, but only once nothing runs in it, and only a file this stack
+ * wrote. Containers are deleted before their slice, so it is empty on a normal delete. If
+ * something still runs (a replacement of this resource, or a process started by hand) the unit
+ * stays as it is: removing the file would drop its limits at once and stopping the slice would
+ * kill what runs in it. A file that is not the stack's is left alone, and so is its unit.
  */
-export function deleteScript(unit: string): string {
+export function deleteScript(unit: string, stack: string): string {
   return [
     "set -eu",
     `unit=${q(unit)}`,
     `dir=${q(UNIT_DIR)}`,
     ...NEEDS_SYSTEMD,
+    ...ownershipFunctions(stack),
+    'if [ ! -e "$dir/$unit" ] && [ ! -L "$dir/$unit" ]; then',
+    '  echo "metamcp-guard: $dir/$unit is already gone; nothing to remove"',
+    "  exit 0",
+    "fi",
+    'if ! is_ours "$dir/$unit"; then',
+    '  echo "metamcp-guard: $dir/$unit was not written by stack $stack; it and its unit are left as they are" >&2',
+    "  exit 0",
+    "fi",
     'tasks=$(systemctl show -p TasksCurrent --value "$unit" 2>/dev/null || true)',
     'case "$tasks" in ""|*[!0-9]*) tasks=0 ;; esac',
     'if [ "$tasks" -gt 0 ]; then',

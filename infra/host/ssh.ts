@@ -1,13 +1,15 @@
 /**
  * A thin shell around the `ssh` client, for the drift check: the key goes into a private
- * temp file (never an argument or the environment), the host key is pinned when the stack
- * has one, and failures become messages that say what to fix.
+ * temp file (never an argument or the environment), the host key is always pinned, both
+ * files are removed however the process ends (privateTempDir.ts), and failures become
+ * messages that say what to fix.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SshConfig } from "../config/schema/host";
 import { runCommand, type ShellResult } from "../exec";
+import { privateTempDir } from "../privateTempDir";
+import { hostKeyHint, pinnedHostKeyArgs, pinnedKnownHosts } from "../sshPin";
 
 export type SshResult = ShellResult;
 
@@ -18,8 +20,11 @@ export class SshError extends Error {
   }
 }
 
-/** `ssh` arguments for a target, with the key and known_hosts files already written. Pure. */
-export function sshArgs(target: SshConfig, keyFile: string, knownHostsFile: string | undefined, connectTimeoutSeconds = 10): string[] {
+/**
+ * `ssh` arguments for a target, with the key and the pinned known_hosts file already written; the
+ * command follows. Pure. The host comes after `--`, so no value can be read as an option.
+ */
+export function sshArgs(target: SshConfig, keyFile: string, knownHostsFile: string, connectTimeoutSeconds = 10): string[] {
   return [
     "-i", keyFile,
     "-p", String(target.port),
@@ -29,18 +34,10 @@ export function sshArgs(target: SshConfig, keyFile: string, knownHostsFile: stri
     "-o", "IdentityAgent=none",
     "-o", `ConnectTimeout=${connectTimeoutSeconds}`,
     "-o", "LogLevel=ERROR",
-    ...(knownHostsFile
-      ? ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHostsFile}`, "-o", "GlobalKnownHostsFile=/dev/null"]
-      : ["-o", "StrictHostKeyChecking=accept-new"]),
-    target.host,
+    ...pinnedHostKeyArgs(knownHostsFile),
     "--",
+    target.host,
   ];
-}
-
-/** A known_hosts line pinning `hostKey` ("type base64") for host and port. Pure. */
-export function knownHostsLine(target: SshConfig, hostKey: string): string {
-  const name = target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
-  return `${name} ${hostKey}\n`;
 }
 
 /**
@@ -52,7 +49,7 @@ export function describeSshFailure(target: SshConfig, result: SshResult): string
   const where = `${target.user}@${target.host}:${target.port}`;
   const err = result.stderr;
   if (/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|host key .* differs/i.test(err)) {
-    return `the SSH host key of ${target.host}:${target.port} does not match host.ssh.hostKey; check it with: ssh-keyscan -p ${target.port} ${target.host}`;
+    return `the SSH host key of ${target.host}:${target.port} does not match host.ssh.hostKey; check it with: ${hostKeyHint(target.host, target.port)}`;
   }
   if (/Permission denied|Too many authentication failures/i.test(err)) {
     return `cannot log in as ${where}: the server refused the sshPrivateKey (is its public key in ~${target.user}/.ssh/authorized_keys?)`;
@@ -66,24 +63,27 @@ export function describeSshFailure(target: SshConfig, result: SshResult): string
   return `ssh to ${where} failed: ${lastLine(err) || "(no message)"}`;
 }
 
-/** Runs `command` on the target; throws SshError when ssh could not connect or log in. */
+/**
+ * Runs `command` on the target; throws SshError when ssh could not connect or log in, and before
+ * anything is written when the target has no pinned host key.
+ */
 export async function runOverSsh(target: SshConfig, privateKey: string, command: string, timeoutMs = 60_000): Promise<SshResult> {
-  const dir = await mkdtemp(join(tmpdir(), "metamcp-guard-ssh-"));
+  if (!target.hostKey) {
+    throw new SshError(`host.ssh.hostKey is not set: every SSH connection checks the host's pinned key; get it with ${hostKeyHint(target.host, target.port)}`, "");
+  }
+  const dir = privateTempDir("metamcp-guard-ssh-");
   try {
-    const keyFile = join(dir, "key");
+    const keyFile = join(dir.path, "key");
     // ssh refuses keys other users can read; a key without a final newline is "invalid format".
-    await writeFile(keyFile, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
-    let knownHosts: string | undefined;
-    if (target.hostKey) {
-      knownHosts = join(dir, "known_hosts");
-      await writeFile(knownHosts, knownHostsLine(target, target.hostKey), { mode: 0o600 });
-    }
+    writeFileSync(keyFile, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
+    const knownHosts = join(dir.path, "known_hosts");
+    writeFileSync(knownHosts, pinnedKnownHosts(target.hostKey), { mode: 0o600 });
     const result = await runCommand("ssh", [...sshArgs(target, keyFile, knownHosts), command], timeoutMs);
     const failure = describeSshFailure(target, result);
     if (failure) throw new SshError(failure, result.stderr);
     return result;
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    dir.remove();
   }
 }
 

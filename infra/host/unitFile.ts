@@ -11,9 +11,19 @@ export type EnforcedProperty = (typeof ENFORCED_PROPERTIES)[number];
 
 export const UNIT_DIR = "/etc/systemd/system";
 
+export const OWNER_LINE_START = "# Written by metamcp-guard (Pulumi stack ";
+
+/**
+ * The start of the first line of every file a stack writes on the host, e.g. `# Written by metamcp-guard
+ * (Pulumi stack prod)`: how the host scripts tell the stack's files from others' (ownership.ts).
+ */
+export function ownerLine(stack: string): string {
+  return `${OWNER_LINE_START}${oneLine(stack)})`;
+}
+
 export function unitText(spec: SliceSpec, stack: string): string {
   return [
-    `# Written by metamcp-guard (Pulumi stack ${oneLine(stack)}); \`npm run verify-host -- ${oneLine(stack)}\` reports edits.`,
+    `${ownerLine(stack)}; \`npm run verify-host -- ${oneLine(stack)}\` reports edits.`,
     "[Unit]",
     `Description=${unitValue(spec.description)}`,
     "",

@@ -37,7 +37,7 @@ const PG_QUERY_TIMEOUT_MS = 30_000;
 
 /** Where MetaMCP's database is and how to get in. */
 export type DatabaseTarget =
-  | { kind: "container"; dockerHost: string; containerId: string; user: string; database: string }
+  | { kind: "container"; dockerHost: string; hostKey?: string; containerId: string; user: string; database: string }
   | { kind: "url"; databaseUrl: string };
 
 /** Per-call options: the Engine API timeout and extra ssh options (tests), as for the Docker transport. */
@@ -112,6 +112,7 @@ async function runInContainer(target: Extract<DatabaseTarget, { kind: "container
   const result = await use.execInContainer(target.dockerHost, target.containerId, use.psqlArgv(variables), {
     stdin: script,
     env: use.psqlEnv(target.user, target.database),
+    ...(target.hostKey ? { hostKey: target.hostKey } : {}),
     ...options,
   });
   return psqlOutcome(result, describeTarget(target));

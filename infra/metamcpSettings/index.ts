@@ -34,6 +34,8 @@ export {
 export interface InternalDatabase {
   /** Docker host string, as given to docker.Provider: `unix:///var/run/docker.sock`, `tcp://h:p`, `ssh://u@h`. */
   dockerHost: pulumi.Input<string>;
+  /** For an ssh:// dockerHost, the host's pinned public key (`type base64`, host.ssh.hostKey); required there. */
+  hostKey?: pulumi.Input<string | undefined>;
   /** Id of the Postgres container; pass `container.id`, so a new container gets the settings written again. */
   containerId: pulumi.Input<string>;
   /** MetaMCP's role and database (POSTGRES_USER, POSTGRES_DB). */
@@ -75,6 +77,7 @@ export class MetaMcpSettings extends pulumi.dynamic.Resource {
   /** MCP_MAX_ATTEMPTS as the row holds it, as last read; undefined = no row (MetaMCP then uses 1). */
   declare readonly maxAttempts: pulumi.Output<string | undefined>;
   declare readonly dockerHost: pulumi.Output<string | undefined>;
+  declare readonly hostKey: pulumi.Output<string | undefined>;
   declare readonly containerId: pulumi.Output<string | undefined>;
   declare readonly user: pulumi.Output<string | undefined>;
   declare readonly database: pulumi.Output<string | undefined>;
@@ -92,6 +95,7 @@ export class MetaMcpSettings extends pulumi.dynamic.Resource {
         sessionLifetime: pulumi.output(args.sessionLifetimeMs).apply(rowText),
         maxAttempts: pulumi.output(args.maxAttempts).apply(rowText),
         dockerHost: internal?.dockerHost,
+        hostKey: internal?.hostKey,
         containerId: internal?.containerId,
         user: internal?.user,
         database: internal?.database,

@@ -19,6 +19,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { applySettings, readSettings, type DatabaseTarget } from "./database";
 import { isContainerNotFound, parseDockerHost } from "../dockerEngine/transport";
 import { parseDatabaseUrl, settingsProblems, type StoredSettings } from "./settings";
+import { hostKeyProblem } from "../sshPin";
 
 /** What the program declares: the two settings as rows hold them, and one way to reach MetaMCP's database. */
 export interface MetaMcpSettingsInputs {
@@ -28,6 +29,8 @@ export interface MetaMcpSettingsInputs {
   maxAttempts: string;
   /** The internal Postgres: the Docker host, the Postgres container, and MetaMCP's role and database in it. */
   dockerHost?: string;
+  /** For an ssh:// dockerHost, the host's pinned public key (`type base64`); public, so plain in the state. */
+  hostKey?: string;
   containerId?: string;
   user?: string;
   database?: string;
@@ -49,7 +52,7 @@ const MAX_NAME_BYTES = 63;
 /** The resource's id: there is one pair of rows per database, and the id must never carry the secret URL. */
 const RESOURCE_ID = "metamcp-settings";
 
-const api = { applySettings, isContainerNotFound, parseDatabaseUrl, parseDockerHost, readSettings, settingsProblems };
+const api = { applySettings, hostKeyProblem, isContainerNotFound, parseDatabaseUrl, parseDockerHost, readSettings, settingsProblems };
 
 /**
  * The engine's placeholder for a value not known yet (e.g. the id of a container that a preview will replace);
@@ -98,8 +101,13 @@ export function checkMetaMcpSettingsInputs(news: Partial<Record<keyof MetaMcpSet
  * Shared with PostgresCredentials, which reaches the same container the same way; `otherwise` ends the message
  * for a missing key (what the resource accepts instead). Unknown values are not judged.
  */
-export function containerTargetProblems(news: Partial<Record<(typeof CONTAINER_KEYS)[number], unknown>>, otherwise?: string): dynamic.CheckFailure[] {
+export function containerTargetProblems(
+  news: Partial<Record<(typeof CONTAINER_KEYS)[number] | "hostKey", unknown>>,
+  otherwise?: string,
+): dynamic.CheckFailure[] {
   const failures: dynamic.CheckFailure[] = [];
+  const hostKey = news.hostKey;
+  const hasHostKey = hostKey !== undefined && hostKey !== null;
   for (const key of CONTAINER_KEYS) {
     const value = news[key];
     if (value === UNKNOWN) continue;
@@ -110,13 +118,20 @@ export function containerTargetProblems(news: Partial<Record<(typeof CONTAINER_K
       });
     } else if (key === "dockerHost") {
       try {
-        api.parseDockerHost(value);
+        // Over SSH only with the host's key pinned (the stack's host.ssh.hostKey).
+        if (api.parseDockerHost(value).kind === "ssh" && !hasHostKey) {
+          failures.push({ property: "hostKey", reason: `hostKey is required for the ssh:// Docker host ${JSON.stringify(value)} (the stack's host.ssh.hostKey)` });
+        }
       } catch (err) {
         failures.push({ property: key, reason: (err as Error).message });
       }
     } else if ((key === "user" || key === "database") && Buffer.byteLength(value) > MAX_NAME_BYTES) {
       failures.push({ property: key, reason: `${key} ${JSON.stringify(value)} is longer than PostgreSQL's ${MAX_NAME_BYTES} bytes` });
     }
+  }
+  if (hasHostKey && hostKey !== UNKNOWN) {
+    const problem = api.hostKeyProblem(hostKey);
+    if (problem) failures.push({ property: "hostKey", reason: `hostKey ${problem}` });
   }
   return failures;
 }
@@ -136,11 +151,12 @@ export function waitTimeoutProblems(wait: unknown): dynamic.CheckFailure[] {
 /** The way into the database that the inputs name (pure; inputs already checked). */
 export function targetOf(inputs: Partial<MetaMcpSettingsOutputs>): DatabaseTarget {
   if (typeof inputs.databaseUrl === "string" && inputs.databaseUrl !== "") return { kind: "url", databaseUrl: inputs.databaseUrl };
-  const { dockerHost, containerId, user, database } = inputs;
+  const { dockerHost, hostKey, containerId, user, database } = inputs;
   if (!dockerHost || !containerId || !user || !database) {
     throw new Error(`MetaMcpSettings: no way into the database recorded (need databaseUrl, or ${CONTAINER_KEYS.join(", ")}); import is not supported`);
   }
-  return { kind: "container", dockerHost, containerId, user, database };
+  // A state from before pins were recorded has no hostKey: ssh then checks the user's own known_hosts.
+  return { kind: "container", dockerHost, ...(hostKey ? { hostKey } : {}), containerId, user, database };
 }
 
 /** The state to record: the inputs, with the settings replaced by what the rows hold (pure). */
@@ -162,7 +178,7 @@ export function outputsOf(inputs: MetaMcpSettingsOutputs, stored: StoredSettings
  */
 export function diffMetaMcpSettings(olds: Partial<MetaMcpSettingsOutputs>, news: Partial<MetaMcpSettingsInputs>): dynamic.DiffResult {
   const keys: (keyof MetaMcpSettingsInputs)[] = [
-    "sessionLifetime", "maxAttempts", "dockerHost", "containerId", "user", "database", "databaseUrl", "waitTimeoutMs",
+    "sessionLifetime", "maxAttempts", "dockerHost", "hostKey", "containerId", "user", "database", "databaseUrl", "waitTimeoutMs",
   ];
   const same = (a: unknown, b: unknown) => (a ?? undefined) === (b ?? undefined);
   return { changes: keys.some((k) => !same(olds[k], news[k])), replaces: [], deleteBeforeReplace: false };

@@ -23,6 +23,8 @@ export { MAX_PIDS_LIMIT, UNLIMITED } from "./dockerApi";
 export interface PidsLimitArgs {
   /** Docker host string, as given to docker.Provider: `unix:///var/run/docker.sock`, `tcp://h:p`, `ssh://u@h`. */
   dockerHost: pulumi.Input<string>;
+  /** For an ssh:// dockerHost, the host's pinned public key (`type base64`, host.ssh.hostKey); required there. */
+  hostKey?: pulumi.Input<string | undefined>;
   /** Id of the container to cap; pass `container.id` so a replaced container gets a new PidsLimit. */
   containerId: pulumi.Input<string>;
   /** Maximum number of processes and threads in the container (1..MAX_PIDS_LIMIT). */
@@ -39,6 +41,7 @@ export class PidsLimit extends pulumi.dynamic.Resource {
   // `declare`: with target ES2022, a plain field declaration would be emitted as a class field initialised to
   // undefined after super() returns, wiping the outputs the Resource constructor has just set.
   declare readonly dockerHost: pulumi.Output<string>;
+  declare readonly hostKey: pulumi.Output<string | undefined>;
   declare readonly containerId: pulumi.Output<string>;
   /** The limit in force as last read from the engine (-1 = none, e.g. after a hand edit seen by refresh). */
   declare readonly limit: pulumi.Output<number>;
@@ -54,6 +57,7 @@ export class PidsLimit extends pulumi.dynamic.Resource {
       name,
       {
         dockerHost: args.dockerHost,
+        hostKey: args.hostKey,
         containerId: args.containerId,
         limit: args.limit,
         memory: args.memory,

@@ -15,6 +15,7 @@
  * The decisions (check, diff) are pure functions, tested without an engine.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { hostKeyProblem } from "../sshPin";
 import {
   applyLimits,
   inspectLimits,
@@ -29,6 +30,11 @@ import {
 export interface PidsLimitInputs {
   /** Same host string as the stack's docker.Provider: unix://, tcp:// or ssh://. */
   dockerHost: string;
+  /**
+   * For an ssh:// dockerHost, the host's public key (`type base64`, the stack's host.ssh.hostKey): ssh accepts
+   * that key and no other. Public, so plain in the state, where refresh and delete find it.
+   */
+  hostKey?: string;
   containerId: string;
   /** Maximum number of processes/threads in the container's pids cgroup (1..MAX_PIDS_LIMIT). */
   limit: number;
@@ -49,7 +55,7 @@ export interface PidsLimitInputs {
 /** What the state records: the values in force when last read (`limit` UNLIMITED = -1 if none, `running` as found). */
 export type PidsLimitOutputs = PidsLimitInputs;
 
-const api = { applyLimits, inspectLimits, isContainerNotFound, parseDockerHost, MAX_PIDS_LIMIT, UNLIMITED };
+const api = { applyLimits, hostKeyProblem, inspectLimits, isContainerNotFound, parseDockerHost, MAX_PIDS_LIMIT, UNLIMITED };
 
 /**
  * The engine's placeholder for a value not known yet (e.g. the id of a container that a preview will
@@ -60,7 +66,7 @@ const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** Input problems, one per property (pure). Unknown values are not judged: they are checked on `up`. */
 export function checkPidsLimitInputs(news: Partial<Record<keyof PidsLimitInputs, unknown>>): dynamic.CheckFailure[] {
   const failures: dynamic.CheckFailure[] = [];
-  const { dockerHost, containerId, limit } = news;
+  const { dockerHost, containerId, limit, hostKey } = news;
   if (limit !== UNKNOWN) {
     if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > api.MAX_PIDS_LIMIT) {
       failures.push({
@@ -90,10 +96,19 @@ export function checkPidsLimitInputs(news: Partial<Record<keyof PidsLimitInputs,
   }
   if (dockerHost !== UNKNOWN) {
     try {
-      api.parseDockerHost(dockerHost as string);
+      const host = api.parseDockerHost(dockerHost as string);
+      // Over SSH only with the host's key pinned: anything answering on the address would otherwise be
+      // sent the container's limits and believed about them.
+      if (host.kind === "ssh" && (hostKey === undefined || hostKey === null)) {
+        failures.push({ property: "hostKey", reason: `hostKey is required for the ssh:// Docker host ${JSON.stringify(dockerHost)} (the stack's host.ssh.hostKey)` });
+      }
     } catch (err) {
       failures.push({ property: "dockerHost", reason: (err as Error).message });
     }
+  }
+  if (hostKey !== undefined && hostKey !== null && hostKey !== UNKNOWN) {
+    const problem = api.hostKeyProblem(hostKey);
+    if (problem) failures.push({ property: "hostKey", reason: `hostKey ${problem}` });
   }
   return failures;
 }
@@ -105,8 +120,8 @@ export function checkPidsLimitInputs(news: Partial<Record<keyof PidsLimitInputs,
  * to re-apply, and so does a container found stopped when it must run (pure).
  */
 export function diffPidsLimit(olds: Partial<PidsLimitOutputs>, news: PidsLimitInputs): dynamic.DiffResult {
-  const keys: (keyof PidsLimitInputs)[] = ["dockerHost", "containerId", "limit", "memory", "memorySwap"];
-  const changed = keys.filter((k) => olds[k] !== news[k]);
+  const keys: (keyof PidsLimitInputs)[] = ["dockerHost", "hostKey", "containerId", "limit", "memory", "memorySwap"];
+  const changed = keys.filter((k) => (olds[k] ?? undefined) !== (news[k] ?? undefined));
   // Only "must run but does not" is a change: with running false nothing is ever stopped.
   if (news.running === true && olds.running !== true) changed.push("running");
   return {
@@ -116,10 +131,11 @@ export function diffPidsLimit(olds: Partial<PidsLimitOutputs>, news: PidsLimitIn
   };
 }
 
-/** The state to record: the declared host and container, the values the engine holds (pure). */
-function outputsOf(inputs: Pick<PidsLimitInputs, "dockerHost" | "containerId">, inForce: LimitsInForce): PidsLimitOutputs {
+/** The state to record: the declared host (and its pinned key) and container, the values the engine holds (pure). */
+function outputsOf(inputs: Pick<PidsLimitInputs, "dockerHost" | "hostKey" | "containerId">, inForce: LimitsInForce): PidsLimitOutputs {
   return {
     dockerHost: inputs.dockerHost,
+    ...(inputs.hostKey ? { hostKey: inputs.hostKey } : {}),
     containerId: inputs.containerId,
     limit: inForce.pidsLimit,
     memory: inForce.memory,
@@ -144,7 +160,7 @@ export const pidsLimitProvider: dynamic.ResourceProvider<PidsLimitInputs, PidsLi
       memory: inputs.memory,
       memorySwap: inputs.memorySwap,
       start: inputs.running,
-    });
+    }, { hostKey: inputs.hostKey });
     return { id: inputs.containerId, outs: outputsOf(inputs, inForce) };
   },
 
@@ -155,8 +171,10 @@ export const pidsLimitProvider: dynamic.ResourceProvider<PidsLimitInputs, PidsLi
     }
     const containerId = props.containerId || id;
     try {
-      const inForce = await api.inspectLimits(props.dockerHost, containerId);
-      return { id, props: outputsOf({ dockerHost: props.dockerHost, containerId }, inForce) };
+      // The pin recorded by the last create or update. A state from before pins were kept has none: ssh
+      // then checks the host against the user's own known_hosts, until the next `up` records the pin.
+      const inForce = await api.inspectLimits(props.dockerHost, containerId, { hostKey: props.hostKey });
+      return { id, props: outputsOf({ dockerHost: props.dockerHost, hostKey: props.hostKey, containerId }, inForce) };
     } catch (err) {
       if (api.isContainerNotFound(err)) return {}; // no id: the engine drops the resource from the state
       throw err;
@@ -170,7 +188,7 @@ export const pidsLimitProvider: dynamic.ResourceProvider<PidsLimitInputs, PidsLi
       memory: news.memory,
       memorySwap: news.memorySwap,
       start: news.running,
-    });
+    }, { hostKey: news.hostKey });
     return { outs: outputsOf(news, inForce) };
   },
 

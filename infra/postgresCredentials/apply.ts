@@ -40,7 +40,15 @@ const POLL_MS = 1_000;
 
 /** The Postgres container the inputs name, as MetaMcpSettings' database code reaches it (pure). */
 export function containerTarget(inputs: PostgresCredentialsInputs): Extract<DatabaseTarget, { kind: "container" }> {
-  return { kind: "container", dockerHost: inputs.dockerHost, containerId: inputs.containerId, user: inputs.user, database: inputs.database };
+  // A state from before pins were recorded has no hostKey: ssh then checks the user's own known_hosts.
+  return {
+    kind: "container",
+    dockerHost: inputs.dockerHost,
+    ...(inputs.hostKey ? { hostKey: inputs.hostKey } : {}),
+    containerId: inputs.containerId,
+    user: inputs.user,
+    database: inputs.database,
+  };
 }
 
 /** The same error with every spelling of the secrets removed from its message (for psql's echo of a statement). */

@@ -26,6 +26,8 @@ const use = { containerTargetProblems, shellQuote, sql, unknown: UNKNOWN, waitTi
 export interface PostgresCredentialsInputs {
   /** Docker host string, as given to docker.Provider. */
   dockerHost: string;
+  /** For an ssh:// dockerHost, the host's pinned public key (`type base64`); public, so plain in the state. */
+  hostKey?: string;
   /** The Postgres container the password is applied in (a new container id applies it again). */
   containerId: string;
   /** MetaMCP's role and database (POSTGRES_USER, POSTGRES_DB); psql connects as that role over the local socket. */
@@ -229,7 +231,7 @@ export function checkCredentialsInputs(olds: Partial<PostgresCredentialsInputs>,
 }
 
 /** What makes the password be applied again: where, as whom, and the password itself (pure). */
-const APPLIED_KEYS = ["dockerHost", "containerId", "user", "database", "password"] as const;
+const APPLIED_KEYS = ["dockerHost", "hostKey", "containerId", "user", "database", "password"] as const;
 
 /**
  * A change of the password, the role, the database or the container (a replaced Postgres: its data may be a

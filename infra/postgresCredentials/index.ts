@@ -24,6 +24,8 @@ export { DEFAULT_WAIT_TIMEOUT_MS } from "./credentials";
 export interface PostgresCredentialsArgs {
   /** Docker host string, as given to docker.Provider. */
   dockerHost: pulumi.Input<string>;
+  /** For an ssh:// dockerHost, the host's pinned public key (the stack's host.ssh.hostKey). */
+  hostKey?: pulumi.Input<string>;
   /** Id of the Postgres container. */
   containerId: pulumi.Input<string>;
   /** MetaMCP's role and database (POSTGRES_USER, POSTGRES_DB). */

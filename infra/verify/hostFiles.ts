@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { runCommand, type ShellResult } from "../exec";
 import { shellQuote } from "../host/shell";
 import { sshCommandArgs, type DockerHost } from "../pidsLimit/dockerApi";
+import { writePinnedKnownHosts } from "../sshPin";
 
 /** A file's text, or why it could not be read (an errno code such as ENOENT, or "not readable"). */
 export type FileRead = { ok: true; text: string } | { ok: false; error: string };
@@ -95,8 +96,21 @@ export function filesOverShell(run: ShellRunner, where: string): HostFiles {
 
 /**
  * Runs scripts on an ssh:// Docker host with the same ssh options the engine connection uses (so the same
- * ~/.ssh/config, agent or `--identity` key). Reading /proc/<pid>/cgroup and cgroup limit files needs no root.
+ * ~/.ssh/config, agent or `--identity` key, and the same pinned host key). Reading /proc/<pid>/cgroup and
+ * cgroup limit files needs no root.
  */
-export function sshShell(host: Extract<DockerHost, { kind: "ssh" }>, sshArgs: string[] = [], timeoutMs = 60_000): ShellRunner {
-  return (script) => runCommand("ssh", sshCommandArgs(host, sshArgs, [`sh -c ${shellQuote(script)}`]), timeoutMs);
+export function sshShell(
+  host: Extract<DockerHost, { kind: "ssh" }>,
+  options: { sshArgs?: string[]; hostKey?: string } = {},
+  timeoutMs = 60_000,
+): ShellRunner {
+  return async (script) => {
+    const knownHosts = options.hostKey ? writePinnedKnownHosts(options.hostKey) : undefined;
+    try {
+      const args = [...(knownHosts?.args ?? []), ...(options.sshArgs ?? [])];
+      return await runCommand("ssh", sshCommandArgs(host, args, [`sh -c ${shellQuote(script)}`]), timeoutMs);
+    } finally {
+      knownHosts?.remove();
+    }
+  };
 }

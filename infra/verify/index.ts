@@ -6,7 +6,9 @@ import { formatDockerHost, parseDockerHost, type DockerHost, type DockerRequestO
 import { allInForce, compareStack, type CheckRow } from "./compare";
 import { findStackContainers } from "./engine";
 import { filesOverShell, localFiles, sshShell, type HostFiles } from "./hostFiles";
-import { readStackConfig } from "./stackFile";
+import { readStackConfig, StackFileError } from "./stackFile";
+import type { StackConfig } from "../config";
+import { hostKeyHint, hostKeyProblem } from "../sshPin";
 import { wantedContainers } from "./wanted";
 
 export { allInForce, compareContainer, compareStack, type CheckRow, type CheckStatus, type FoundContainer } from "./compare";
@@ -22,6 +24,8 @@ export interface VerifyOptions {
   configFile?: string;
   /** Overrides the stack's dockerHost, e.g. ssh://admin@host from a laptop. */
   dockerHost?: string;
+  /** The ssh:// host's public key (`type base64`) instead of the stack's host.ssh.hostKey. */
+  hostKey?: string;
   request?: DockerRequestOptions;
 }
 
@@ -41,11 +45,29 @@ export interface VerifyReport {
 export async function verifyStack(options: VerifyOptions): Promise<VerifyReport> {
   const config = readStackConfig(options.stack, options);
   const host = parseDockerHost(options.dockerHost ?? config.dockerHost);
+  const request = { ...options.request, ...(host.kind === "ssh" ? { hostKey: pinFor(config, options) } : {}) };
   const wanted = wantedContainers(config);
-  const kernel = kernelFiles(host, options.request);
-  const found = await findStackContainers(host, config.stack, wanted, { ...options.request, kernel });
+  const kernel = kernelFiles(host, request);
+  const found = await findStackContainers(host, config.stack, wanted, { ...request, kernel });
   const rows = compareStack(wanted, found);
   return { stack: config.stack, dockerHost: formatDockerHost(host), kernelReadable: "read" in kernel, ok: allInForce(rows), rows };
+}
+
+/**
+ * The key an ssh:// engine must show: --host-key, else the stack's own pin. The same pin as `pulumi up`
+ * uses, so verify never trusts a host the stack would not.
+ */
+export function pinFor(config: StackConfig, options: Pick<VerifyOptions, "hostKey">): string {
+  const problem = options.hostKey !== undefined ? hostKeyProblem(options.hostKey) : undefined;
+  if (problem) throw new StackFileError(`--host-key ${problem}`);
+  const key = options.hostKey ?? config.host.ssh?.hostKey;
+  if (!key) {
+    throw new StackFileError(
+      `stack "${config.stack}" pins no SSH host key (host.ssh.hostKey), and verify checks an ssh:// engine against the pinned key only; ` +
+        `set host.ssh.hostKey, or pass --host-key "<type> <base64>" (get it with ${hostKeyHint()})`,
+    );
+  }
+  return key;
 }
 
 /**
@@ -57,7 +79,7 @@ export function kernelFiles(host: DockerHost, request: DockerRequestOptions = {}
     case "unix":
       return localFiles();
     case "ssh":
-      return filesOverShell(sshShell(host, request.sshArgs), formatDockerHost(host));
+      return filesOverShell(sshShell(host, request), formatDockerHost(host));
     case "tcp":
       return { unreadable: "not readable: tcp:// engine (use ssh:// or run verify on the host)" };
   }

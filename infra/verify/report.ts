@@ -1,6 +1,16 @@
 /** verify's output: a table for people, JSON for machines (pure). */
+import type { ConfigError } from "../config";
 import type { CheckRow, CheckStatus } from "./compare";
 import type { VerifyReport } from "./index";
+
+/**
+ * A stack file the program would refuse, as verify and verify-host say it: not ConfigError's own headline,
+ * since they deploy nothing, and they compare nothing when the file is wrong.
+ */
+export function describeConfigError(error: ConfigError): string {
+  const count = `${error.problems.length} config problem${error.problems.length === 1 ? "" : "s"}`;
+  return `stack "${error.stackName}" has ${count} (pulumi up would refuse it); nothing was compared:\n${error.problems.map((p) => `  - ${p}`).join("\n")}`;
+}
 
 const STATUS_WORD: Record<CheckStatus, string> = {
   ok: "ok",

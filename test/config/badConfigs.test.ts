@@ -4,7 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseStackConfig } from "../../infra/config";
-import { rawStackConfig } from "../support/stackFiles";
+import { rawStackConfig, TEST_HOST_KEY, TEST_SECRETS } from "../support/stackFiles";
+
+/** The sshPrivateKey secret, for configs that push to the host. */
+const SSH_KEY = { "metamcp-guard:sshPrivateKey": TEST_SECRETS["metamcp-guard:sshPrivateKey"] };
 
 function problemsOf(stack: string, overrides: Record<string, unknown>, secretKeys?: string[]): string[] {
   try {
@@ -75,9 +78,32 @@ const BAD_CONFIGS: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ["a key in a misspelt namespace", { "metamcp-gaurd:monitor": { enabled: false } }, "metamcp-gaurd:monitor", /is not a key of this project; write it under metamcp-guard: \(such as metamcp-guard:monitor\)/],
   ["a key with no namespace", { monitor: { enabled: false } }, "monitor", /is not a key of this project/],
   ["no limits for MetaMCP", { "metamcp-guard:app": { limits: undefined } }, "metamcp-guard:app.limits", /is required/],
-  ["swap on a container that sits in a no-swap slice", { "metamcp-guard:host": { slices: { enabled: true }, ssh: { host: "10.0.0.5" } }, "metamcp-guard:app": { limits: { memorySwap: "3g" } } }, "metamcp-guard:app.limits.memorySwap", /must equal memory when host.slices.enabled is true/],
+  ["swap on a container that sits in a no-swap slice", { "metamcp-guard:host": { slices: { enabled: true }, ssh: { host: "10.0.0.5", hostKey: TEST_HOST_KEY } }, "metamcp-guard:app": { limits: { memorySwap: "3g" } } }, "metamcp-guard:app.limits.memorySwap", /must equal memory when host.slices.enabled is true/],
   ["slices without SSH settings", { "metamcp-guard:host": { slices: { enabled: true } } }, "metamcp-guard:host.ssh", /required when host.slices.enabled/],
-  ["the monitor keeper without SSH settings", { "metamcp-guard:host": { keeper: { enabled: true } } }, "metamcp-guard:host.ssh", /^\S+ is required when host.keeper.enabled is true$/],
+  ["the monitor keeper without SSH settings", { "metamcp-guard:host": { keeper: { enabled: true } } }, "metamcp-guard:host.ssh", /^\S+ is required when host.keeper.enabled is true: the host's name and its pinned hostKey \(ssh-keyscan -t ed25519 <host>/],
+  // Issue 12: whatever is pushed over SSH, and an ssh:// Docker host, checks a pinned host key.
+  ["slices pushed over SSH without a pinned host key", { "metamcp-guard:host": { slices: { enabled: true }, ssh: { host: "10.0.0.5" } } }, "metamcp-guard:host.ssh.hostKey", /is required when host.slices.enabled or host.keeper.enabled is true: every SSH connection to the host checks this key and no other; get it with ssh-keyscan -t ed25519 10.0.0.5/],
+  ["the keeper pushed over SSH without a pinned host key", { "metamcp-guard:host": { ssh: { host: "10.0.0.5", port: 2222 } } }, "metamcp-guard:host.ssh.hostKey", /is required when host.keeper.enabled is true: .*ssh-keyscan -t ed25519 -p 2222 10.0.0.5/],
+  ["an ssh:// Docker host without host.ssh to pin its key", { "metamcp-guard:dockerHost": "ssh://deploy@docker.example.internal" }, "metamcp-guard:host.ssh", /is required when dockerHost is ssh:\/\/deploy@docker.example.internal: its hostKey pins the Docker host's SSH key for every connection .*ssh-keyscan -t ed25519 docker.example.internal/],
+  ["an ssh:// Docker host with host.ssh but no key", { "metamcp-guard:dockerHost": "ssh://deploy@h:2200", "metamcp-guard:host": { ssh: { host: "h", port: 2200 }, keeper: { enabled: false } } }, "metamcp-guard:host.ssh.hostKey", /^\S+ is required when dockerHost is ssh:\/\/deploy@h:2200: every SSH connection/],
+  ["an SSH host read as an ssh option", { "metamcp-guard:host": { ssh: { host: "-oProxyCommand=touch", hostKey: TEST_HOST_KEY } } }, "metamcp-guard:host.ssh.host", /"-oProxyCommand=touch" starts with '-', which ssh reads as an option/],
+  // Issue 12: the stack writes only slices of its own prefix, never systemd's own.
+  ...["system.slice", "user.slice", "machine.slice", "user-1000.slice", "system-getty.slice", "metamcp.slice", "metamcp-staging.slice", "metamcp-devx.slice"].map(
+    (parent): [string, Record<string, unknown>, string, RegExp] => [
+      `a parent slice the dev stack does not own: ${parent}`,
+      { "metamcp-guard:host": { slices: { enabled: true, parent }, ssh: { host: "10.0.0.5", hostKey: TEST_HOST_KEY } } },
+      "metamcp-guard:host.slices.parent",
+      new RegExp(`^\\S+ "${parent.replace(/\./g, "\\.")}" is not a slice of this stack; allowed: metamcp-dev\\.slice or metamcp-dev-<name>\\.slice`),
+    ],
+  ),
+  ["a parent slice that is not a slice unit", { "metamcp-guard:host": { slices: { parent: "init.scope" } } }, "metamcp-guard:host.slices.parent", /is not a slice unit name/],
+  ["the root slice as the parent", { "metamcp-guard:host": { slices: { parent: "-.slice" } } }, "metamcp-guard:host.slices.parent", /is not a slice unit name/],
+  ...["system", "user", "machine", "user-1000", "capsule"].map((namePrefix): [string, Record<string, unknown>, string, RegExp] => [
+    `a name prefix inside systemd's own slices: ${namePrefix}`,
+    { "metamcp-guard:namePrefix": namePrefix, "metamcp-guard:host": { slices: { enabled: true }, ssh: { host: "10.0.0.5", hostKey: TEST_HOST_KEY } } },
+    "metamcp-guard:namePrefix",
+    new RegExp(`would put the stack's slices \\(${namePrefix}\\.slice\\) inside systemd's own ${namePrefix.split("-")[0]}\\.slice`),
+  ]),
   ["slices and the keeper without SSH settings", { "metamcp-guard:host": { slices: { enabled: true }, keeper: { enabled: true } } }, "metamcp-guard:host.ssh", /required when host.slices.enabled or host.keeper.enabled is true/],
   ["a keeper interval out of range", { "metamcp-guard:host": { keeper: { interval: "5m" } } }, "metamcp-guard:host.keeper.interval", /"5m" is not an interval from 2s to 1m/],
   ["a typo'd keeper key", { "metamcp-guard:host": { keeper: { enable: true } } }, "metamcp-guard:host.keeper.enable", /not a known key; allowed: enabled, interval/],
@@ -101,6 +127,9 @@ describe("settings Docker accepts are accepted", () => {
     ["plain TCP to the IPv6 loopback", { "metamcp-guard:dockerHost": "tcp://[::1]:2375" }],
     ["an IPv6 bind address", { "metamcp-guard:app": { bindAddress: "::1" } }],
     ["an untagged image outside production (warned, not refused)", { "metamcp-guard:app": { image: "ghcr.io/metatool-ai/metamcp" } }],
+    ["the stack's own parent slice, written out", { "metamcp-guard:host": { slices: { enabled: true, parent: "metamcp-dev.slice" }, ssh: { host: "h", hostKey: TEST_HOST_KEY } }, ...SSH_KEY }],
+    ["a parent slice below the stack's own", { "metamcp-guard:host": { slices: { enabled: true, parent: "metamcp-dev-team.slice" }, ssh: { host: "h", hostKey: TEST_HOST_KEY } }, ...SSH_KEY }],
+    ["an ssh:// Docker host pinned by host.ssh (an ssh_config alias is fine: the key identifies the host)", { "metamcp-guard:dockerHost": "ssh://prodbox", "metamcp-guard:host": { ssh: { host: "10.0.0.5", hostKey: TEST_HOST_KEY }, keeper: { enabled: false } } }],
   ])("%s", (_label, overrides) => {
     expect(() => parseStackConfig(rawStackConfig("dev", overrides))).not.toThrow();
   });
@@ -133,13 +162,13 @@ describe("secrets", () => {
   });
 
   it("asks for sshPrivateKey when only the monitor keeper pushes to the host", () => {
-    const problems = problemsOf("dev", { "metamcp-guard:host": { ssh: { host: "10.0.0.5" } } });
+    const problems = problemsOf("dev", { "metamcp-guard:host": { ssh: { host: "10.0.0.5", hostKey: TEST_HOST_KEY } } });
     expect(problems).toEqual(["metamcp-guard:sshPrivateKey is required; set it with: pulumi config set --secret sshPrivateKey <value>"]);
   });
 
   it("refuses sshPrivateKey when nothing is pushed (keeper on, but no monitor to keep)", () => {
     const problems = problemsOf("dev", {
-      "metamcp-guard:host": { ssh: { host: "10.0.0.5" } },
+      "metamcp-guard:host": { ssh: { host: "10.0.0.5", hostKey: TEST_HOST_KEY } },
       "metamcp-guard:monitor": { enabled: false },
       "metamcp-guard:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n",
     });

@@ -37,7 +37,7 @@ describe("HostSlices under mocks", () => {
     const apply = remoteCommand(applyScript(plan.children.app!, "prod"), "deploy");
     expect(app.inputs.create).toBe(apply);
     expect(app.inputs.update).toBe(apply);
-    expect(app.inputs.delete).toBe(remoteCommand(deleteScript("metamcp-app.slice"), "deploy"));
+    expect(app.inputs.delete).toBe(remoteCommand(deleteScript("metamcp-app.slice", "prod"), "deploy"));
     expect(app.inputs.create).toContain("sudo -n sh -c");
   });
 

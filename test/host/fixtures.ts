@@ -1,15 +1,19 @@
 /** Settings for the host-slice tests: the prod limits from the operator's write-up. */
 import type { SliceSettings } from "../../infra/host/plan";
 import type { HostConfig } from "../../infra/config/schema/host";
+import { TEST_HOST_KEY } from "../support/stackFiles";
 
 const MIB = 1024 * 1024;
 
-export function sliceSettings(overrides: { host?: Partial<HostConfig["slices"]>; ssh?: Partial<NonNullable<HostConfig["ssh"]>>; dbExternal?: boolean; monitor?: boolean; guard?: boolean; stack?: string } = {}): SliceSettings {
+export function sliceSettings(overrides: { host?: Partial<HostConfig["slices"]>; ssh?: Partial<NonNullable<HostConfig["ssh"]>>; dbExternal?: boolean; monitor?: boolean; guard?: boolean; stack?: string; namePrefix?: string } = {}): SliceSettings {
   return {
     stack: overrides.stack ?? "prod",
+    // The prefix `metamcp`, whose own parent slice is metamcp.slice (a stack's default is metamcp-<stack>).
+    namePrefix: overrides.namePrefix ?? "metamcp",
     host: {
       slices: { enabled: true, parent: "metamcp.slice", cgroupDriver: "systemd", headroomPercent: 10, ...overrides.host },
-      ssh: { host: "127.0.0.1", port: 22, user: "root", ...overrides.ssh },
+      // A well-formed key that no host has: these tests never connect.
+      ssh: { host: "127.0.0.1", port: 22, user: "root", hostKey: TEST_HOST_KEY, ...overrides.ssh },
       keeper: { enabled: false, interval: 10 },
     },
     app: { limits: { memory: 4096 * MIB, memorySwap: 4096 * MIB, cpus: 2, pids: 100 } },

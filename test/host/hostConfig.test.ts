@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { StackConfig } from "../../infra/config";
+import { type ConfigError, parseStackConfig, type StackConfig } from "../../infra/config";
+import { childSliceName, sliceCgroupPath } from "../../infra/host/names";
+import { TEST_HOST_KEY } from "../support/stackFiles";
 import { hostSchema } from "../../infra/config/schema/host";
 import type { SliceSettings } from "../../infra/host/plan";
 
@@ -10,11 +12,39 @@ const parse = (input: unknown) => hostSchema.safeParse(input);
 const KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
 describe("host settings", () => {
-  it("defaults to slices off, metamcp.slice, the systemd driver and 10% headroom", () => {
+  it("defaults to slices off, the systemd driver and 10% headroom, and leaves the parent to the stack's prefix", () => {
     expect(parse({}).data).toEqual({
-      slices: { enabled: false, parent: "metamcp.slice", cgroupDriver: "systemd", headroomPercent: 10 },
+      slices: { enabled: false, cgroupDriver: "systemd", headroomPercent: 10 },
       keeper: { enabled: false, interval: 10 },
     });
+  });
+
+  it("derives the parent slice from the stack: <namePrefix>.slice, which nests in metamcp.slice by systemd's dash rule", () => {
+    const parent = (stack: string, values: Record<string, unknown> = {}) =>
+      parseStackConfig({ stack, values: { app: { limits: { cpus: 1 } }, ...values }, secretKeys: new Set() }, { requireSecrets: false }).config.host.slices.parent;
+    expect([parent("dev"), parent("prod"), parent("staging"), parent("x", { namePrefix: "team_mcp" })]).toEqual([
+      "metamcp-dev.slice",
+      "metamcp-prod.slice",
+      "metamcp-staging.slice",
+      "team_mcp.slice",
+    ]);
+    expect(sliceCgroupPath("metamcp-prod.slice")).toBe("/metamcp.slice/metamcp-prod.slice");
+    expect(sliceCgroupPath(childSliceName("metamcp-prod.slice", "app"))).toBe("/metamcp.slice/metamcp-prod.slice/metamcp-prod-app.slice");
+    expect(parent("prod", { host: { slices: { parent: "metamcp-prod-team.slice" } } })).toBe("metamcp-prod-team.slice");
+  });
+
+  it("refuses a default prefix that the stack's name makes invalid, once, before judging slices", () => {
+    const problems = (stack: string) => {
+      try {
+        parseStackConfig({ stack, values: { app: { limits: { cpus: 1 } }, host: { slices: { enabled: true }, ssh: { host: "h", hostKey: TEST_HOST_KEY } } }, secretKeys: new Set() }, { requireSecrets: false });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    expect(problems("Prod")).toEqual([expect.stringMatching(/^metamcp-guard:namePrefix is not set, and the stack's name makes the default "metamcp-Prod", which is not a name prefix; set namePrefix: use 2 to 48 lowercase/)]);
+    expect(problems("a--b")).toHaveLength(1);
+    expect(problems("prod")).toEqual([]);
   });
 
   it("turns the keeper on by default only where there is a host to push to", () => {
@@ -43,6 +73,11 @@ describe("host settings", () => {
       expect(parse({ ssh: { host: "h", hostKey: line } }).data?.ssh?.hostKey, line).toBe(`ssh-ed25519 ${KEY}`);
     }
     expect(parse({ ssh: { host: "h", hostKey: "SHA256:abcdef" } }).error?.issues[0].message).toMatch(/not an SSH public host key/);
+  });
+
+  it("refuses a host that ssh would read as an option", () => {
+    expect(parse({ ssh: { host: "-oProxyCommand=touch /tmp/x" } }).error?.issues[0].message).toBe(`"-oProxyCommand=touch /tmp/x" starts with '-', which ssh reads as an option; write a DNS name or an IP address`);
+    expect(parse({ ssh: { host: "-v" } }).success).toBe(false);
   });
 
   it("refuses a host that is not a name or an address", () => {

@@ -124,4 +124,33 @@ describeWithDocker("the monitor keeper on a real systemd host over SSH", () => {
     expect(await starts()).toBe("");
     await mustRun(keeper.inputs.delete);
   });
+
+  // Issue 12: the keeper writes and removes only its own files.
+  it("create refuses a unit or script that is not the stack's and keeps it; delete leaves them all", async () => {
+    const cases: Array<[string, string, RegExp]> = [
+      [`/etc/systemd/system/${SERVICE}`, "[Service]\nExecStart=/bin/true\n", /metamcp-prod-monitor-keeper\.service exists and was not written by metamcp-guard/],
+      [`/etc/systemd/system/${TIMER}`, "# Written by metamcp-guard (Pulumi stack staging).\n[Timer]\n", /metamcp-prod-monitor-keeper\.timer belongs to Pulumi stack staging, not to stack prod/],
+      [SCRIPT, "#!/bin/sh\necho mine\n", /metamcp-prod-monitor-keeper\.sh exists and was not written by metamcp-guard/],
+    ];
+    for (const [path, text, refusal] of cases) {
+      try {
+        await mustRun(`mkdir -p ${SCRIPT.replace(/\/[^/]+$/, "")} && printf '${text}' > ${path}`);
+        const refused = await host.ssh(keeper.inputs.create);
+        expect({ path, code: refused.code, stderr: refused.stderr }).toEqual({ path, code: 1, stderr: expect.stringMatching(refusal) });
+        const deleted = await host.ssh(keeper.inputs.delete);
+        expect({ path, code: deleted.code, kept: (await host.ssh(`cat ${path}`)).stdout }).toEqual({ path, code: 0, kept: text.replace(/\\n/g, "\n") });
+      } finally {
+        await mustRun(`rm -f ${path}`);
+      }
+    }
+    expect((await host.ssh(`systemctl is-active ${TIMER}`)).stdout.trim()).not.toBe("active");
+  });
+
+  it("rewrites the script an older version wrote without an owner line", async () => {
+    await mustRun(`printf 'set -u\\nmonitor=%s\\napp=%s\\n' "'${MONITOR}'" "'${APP}'" > ${SCRIPT}`);
+    await setStates("running", "running");
+    await mustRun(keeper.inputs.create);
+    expect((await host.ssh(`head -n 1 ${SCRIPT}`)).stdout).toMatch(/^# Written by metamcp-guard \(Pulumi stack prod\)/);
+    await mustRun(keeper.inputs.delete);
+  });
 });

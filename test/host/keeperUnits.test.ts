@@ -63,6 +63,22 @@ describe("keeper create and delete scripts", () => {
     }
   });
 
+  it("create refuses any of the three files that is not the stack's, before it writes one (issue 12)", () => {
+    const checks = [
+      "refuse_unless_ours '/usr/local/lib/metamcp-guard/metamcp-prod-monitor-keeper.sh'",
+      "refuse_unless_ours '/etc/systemd/system/metamcp-prod-monitor-keeper.service' 'metamcp-prod-monitor-keeper.service'",
+      "refuse_unless_ours '/etc/systemd/system/metamcp-prod-monitor-keeper.timer' 'metamcp-prod-monitor-keeper.timer'",
+    ].map((needle) => apply.indexOf(needle));
+    expect(checks.every((at) => at > 0 && at < apply.indexOf('> "$tmp"'))).toBe(true);
+    // Each file it writes starts with the stack's owner line, the script too.
+    for (const text of [keeperScript(SPEC), serviceUnitText(SPEC), timerUnitText(SPEC)]) expect(text.split("\n")[0]).toMatch(/^# Written by metamcp-guard \(Pulumi stack prod\)/);
+  });
+
+  it("delete leaves every file and unit alone when one of them is not the stack's", () => {
+    expect(del.indexOf("! is_ours \"$f\"")).toBeGreaterThan(0);
+    expect(del.indexOf("! is_ours \"$f\"")).toBeLessThan(del.indexOf('systemctl disable --now --quiet "$timer"'));
+  });
+
   it("create writes the three files atomically, reloads, enables and restarts the timer, then checks it", () => {
     const order = [
       "mv -f \"$tmp\" \"$target\"",

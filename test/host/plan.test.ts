@@ -75,11 +75,19 @@ describe("planSlices", () => {
       db: "metamcp-db.slice",
       monitor: "metamcp-monitor.slice",
     });
-    expect(planSlices(sliceSettings({ host: { cgroupDriver: "cgroupfs", parent: "guard.slice" } })).cgroupParents).toEqual({
+    expect(planSlices(sliceSettings({ namePrefix: "guard", host: { cgroupDriver: "cgroupfs", parent: "guard.slice" } })).cgroupParents).toEqual({
       app: "/guard.slice/guard-app.slice",
       db: "/guard.slice/guard-db.slice",
       monitor: "/guard.slice/guard-monitor.slice",
     });
+  });
+
+  it("refuses to plan a slice the stack does not own, whoever calls it (issue 12)", () => {
+    for (const parent of ["system.slice", "user-1000.slice", "machine.slice", "other.slice", "metamcpx.slice"]) {
+      expect(() => planSlices(sliceSettings({ host: { parent } })), parent).toThrow(`metamcp-guard:host.slices.parent "${parent}" is not a slice of this stack; allowed: metamcp.slice or metamcp-<name>.slice`);
+    }
+    expect(() => planSlices(sliceSettings({ namePrefix: "system", host: { parent: "system.slice" } }))).toThrow(/inside systemd's own system\.slice/);
+    expect(planSlices(sliceSettings({ host: { parent: "metamcp-team.slice" } })).children.app?.unit).toBe("metamcp-team-app.slice");
   });
 
   it("does not round a whole unit up because of binary fractions", () => {

@@ -11,23 +11,30 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { SliceSettings } from "../../infra/host/plan";
-import { planSlices } from "../../infra/host/plan";
+import { planSlices, slicesOf, type SliceSpec } from "../../infra/host/plan";
 import { applyScript, deleteScript } from "../../infra/host/scripts";
 import { remoteCommand } from "../../infra/host/shell";
 import { unitText } from "../../infra/host/unitFile";
 import { checkHostDrift } from "../../infra/host/verify";
+import { readStackConfig } from "../../infra/verify/stackFile";
 import { busyboxImage } from "../support/images";
 import { describeWithDocker, docker, removeTestContainers, testLabelArgs } from "../support/docker";
 import { startSystemdHost, type SystemdHost } from "../support/systemdHost";
 import { declareHostSlices, type RecordedCommand } from "./declare";
+import { legacyDeleteScript, legacySliceHeader } from "./legacy";
 
 const MIB = 1024 * 1024;
 
-function settingsFor(host: SystemdHost, limits: { appPids: number; appMemoryMiB: number; appCpus: number }, user = "root"): SliceSettings {
+function settingsFor(
+  host: SystemdHost,
+  limits: { appPids: number; appMemoryMiB: number; appCpus: number },
+  user = "root",
+  owner: { stack: string; namePrefix: string } = { stack: "systemdtest", namePrefix: "mcg" },
+): SliceSettings {
   return {
-    stack: "systemdtest",
+    ...owner,
     host: {
-      slices: { enabled: true, parent: "mcg.slice", cgroupDriver: "systemd", headroomPercent: 10 },
+      slices: { enabled: true, parent: `${owner.namePrefix}.slice`, cgroupDriver: "systemd", headroomPercent: 10 },
       ssh: { host: "127.0.0.1", port: host.port, user, hostKey: host.hostKey },
       keeper: { enabled: false, interval: 10 },
     },
@@ -219,22 +226,30 @@ describeWithDocker("host slices on a real systemd host over SSH", () => {
     const dir = mkdtempSync(join(tmpdir(), "verify-host-"));
     try {
       const stackFile = join(dir, "Pulumi.systemdtest.yaml");
+      // A stack file the program accepts (limits that hold MetaMCP's planned load, slices named by its
+      // prefix), and the slices its plan makes written first: what `pulumi up` would have left.
       writeFileSync(
         stackFile,
         [
           "config:",
+          "  metamcp-guard:namePrefix: mcg",
           "  metamcp-guard:app:",
-          "    limits: { memory: 96m, memorySwap: 96m, cpus: 1, pids: 20 }",
+          "    limits: { memory: 2g, memorySwap: 2g, cpus: 1 }",
           "  metamcp-guard:database:",
           "    limits: { memory: 32m, memorySwap: 32m, cpus: 0.25, pids: 10 }",
           "  metamcp-guard:monitor:",
           "    enabled: false",
+          "  metamcp-guard:guard:",
+          "    enabled: false",
           "  metamcp-guard:host:",
-          "    slices: { enabled: true, parent: mcg.slice, headroomPercent: 10 }",
+          "    slices: { enabled: true, headroomPercent: 10 }",
           `    ssh: { host: 127.0.0.1, port: ${host.port}, user: root, hostKey: "${host.hostKey}" }`,
           "",
         ].join("\n"),
       );
+      const fromFile = readStackConfig("systemdtest", { projectDir: dir, configFile: stackFile });
+      expect(slicesOf(planSlices(fromFile)).map((s) => s.unit)).toEqual(UNITS);
+      for (const cmd of (await declareHostSlices(fromFile, host.privateKey)).commands) await mustRun(host, cmd.inputs.create);
       const cli = (args: string[]) =>
         new Promise<{ code: number; out: string }>((resolve) => {
           execFile("node_modules/.bin/ts-node", ["--transpile-only", "scripts/verify-host.ts", ...args], (err, stdout, stderr) => {
@@ -248,6 +263,8 @@ describeWithDocker("host slices on a real systemd host over SSH", () => {
       await mustRun(host, "sed -i 's/^CPUQuota=.*/CPUQuota=400%/' /etc/systemd/system/mcg-app.slice && systemctl daemon-reload");
       const drifted = await cli(args);
       expect(drifted.out).toMatch(/mcg-app.slice CPUQuotaPerSecUSec: wanted 1.100000s, found 4s/);
+      // Back to the limits the later tests expect in force.
+      for (const cmd of (await declareHostSlices(settingsFor(host, SECOND), host.privateKey)).commands) await mustRun(host, cmd.inputs.update);
       expect(drifted.code).toBe(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -293,7 +310,7 @@ describeWithDocker("host slices on a real systemd host over SSH", () => {
     await mustRun(host, remoteCommand(applyScript(spec, "systemdtest"), "root"));
     expect((await host.ssh("systemctl show -p Description --value mcg-quote.slice")).stdout.trim()).toBe(nasty);
     expect((await host.ssh("ls /tmp/pwned /tmp/pwned2 2>&1 || true")).stdout).toMatch(/No such file[\s\S]*No such file/);
-    await mustRun(host, remoteCommand(deleteScript("mcg-quote.slice"), "root"));
+    await mustRun(host, remoteCommand(deleteScript("mcg-quote.slice", "systemdtest"), "root"));
   });
 
   it("a wrong key, a wrong host key or an unreachable host gives a clear error", async () => {
@@ -345,4 +362,100 @@ describeWithDocker("host slices on a real systemd host over SSH", () => {
     expect(outside).toEqual({ code: "0", logs: "spawned 30" });
     await host.ssh("true");
   }, 60_000);
+
+  // Issue 12: the stack writes and removes only units it created, and never nests in another stack's.
+  const UNIT_DIR = "/etc/systemd/system";
+  const fileOf = async (unit: string) => (await host.ssh(`cat ${UNIT_DIR}/${unit} 2>/dev/null || echo '(none)'`)).stdout;
+  const stackUnits = async (owner: { stack: string; namePrefix: string }) => {
+    const plan = planSlices(settingsFor(host, FIRST, "root", owner));
+    return { plan, specs: slicesOf(plan) };
+  };
+  const applyOf = (spec: SliceSpec, stack: string) => remoteCommand(applyScript(spec, stack), "root");
+  const deleteOf = (unit: string, stack: string) => remoteCommand(deleteScript(unit, stack), "root");
+
+  it("never writes over, nor removes, a unit file the stack did not create, and names it", async () => {
+    // What the cgroupfs test left: this stack's own, so its delete removes them.
+    for (const unit of ["mcg-app.slice", "mcg.slice"]) await mustRun(host, deleteOf(unit, "systemdtest"));
+    const { plan } = await stackUnits({ stack: "systemdtest", namePrefix: "mcg" });
+    const cases: Array<[string, string, RegExp]> = [
+      ["a file of the user's own", "printf '[Slice]\\nTasksMax=5\\n' > /etc/systemd/system/mcg-app.slice", /mcg-app\.slice exists and was not written by metamcp-guard .*; it is left as it is/],
+      ["another stack's file", "printf '# Written by metamcp-guard (Pulumi stack other); x\\n[Slice]\\nTasksMax=5\\n' > /etc/systemd/system/mcg-app.slice", /mcg-app\.slice belongs to Pulumi stack other, not to stack systemdtest/],
+      ["a masked unit", "systemctl mask mcg-app.slice", /mcg-app\.slice is a symbolic link \(a masked or linked unit\)/],
+      ["a unit systemd has from /usr/lib", "printf '[Slice]\\nTasksMax=5\\n' > /usr/lib/systemd/system/mcg-app.slice && systemctl daemon-reload", /systemd already has a unit mcg-app\.slice, from (\/usr)?\/lib\/systemd\/system\/mcg-app\.slice/],
+    ];
+    for (const [what, arrange, refusal] of cases) {
+      try {
+        await mustRun(host, arrange);
+        const before = await fileOf("mcg-app.slice");
+        const refused = await host.ssh(applyOf(plan.children.app!, "systemdtest"));
+        expect({ what, code: refused.code, stderr: refused.stderr }).toEqual({ what, code: 1, stderr: expect.stringMatching(refusal) });
+        // Deleting leaves it too (its unit is not stopped).
+        const deleted = await host.ssh(deleteOf("mcg-app.slice", "systemdtest"));
+        expect({ what, code: deleted.code, after: await fileOf("mcg-app.slice") }).toEqual({ what, code: 0, after: before });
+      } finally {
+        await mustRun(host, "systemctl unmask mcg-app.slice 2>/dev/null; rm -f /etc/systemd/system/mcg-app.slice /usr/lib/systemd/system/mcg-app.slice; systemctl daemon-reload");
+      }
+    }
+    // With the way clear, the same script writes the stack's own unit.
+    await mustRun(host, applyOf(plan.children.app!, "systemdtest"));
+    expect((await fileOf("mcg-app.slice")).split("\n")[0]).toBe(legacySliceHeader("systemdtest"));
+    await mustRun(host, deleteOf("mcg-app.slice", "systemdtest"));
+  });
+
+  it("a parent slice refuses to nest inside another stack's slice, or to hold one", async () => {
+    const mine = await stackUnits({ stack: "systemdtest", namePrefix: "mcg" });
+    const theirs = await stackUnits({ stack: "neighbour", namePrefix: "mcg-n" });
+    await mustRun(host, applyOf(mine.plan.parent, "systemdtest"));
+    // mcg-n.slice would sit inside this stack's mcg.slice (systemd's dash rule): refused, nothing written.
+    const nested = await host.ssh(applyOf(theirs.plan.parent, "neighbour"));
+    expect({ code: nested.code, stderr: nested.stderr, file: await fileOf("mcg-n.slice") }).toEqual({
+      code: 1,
+      stderr: expect.stringMatching(/mcg-n\.slice would nest inside mcg\.slice, written by Pulumi stack systemdtest, whose limits would bind stack neighbour too; nothing was changed/),
+      file: "(none)\n",
+    });
+    // And the other way round: with the neighbour's slice there first, this stack's parent refuses to hold it.
+    await mustRun(host, deleteOf("mcg.slice", "systemdtest"));
+    await mustRun(host, applyOf(theirs.plan.parent, "neighbour"));
+    const holding = await host.ssh(applyOf(mine.plan.parent, "systemdtest"));
+    expect({ code: holding.code, stderr: holding.stderr }).toEqual({ code: 1, stderr: expect.stringMatching(/mcg-n\.slice, written by Pulumi stack neighbour, would nest inside mcg\.slice/) });
+    await mustRun(host, deleteOf("mcg-n.slice", "neighbour"));
+  });
+
+  it("upgrading from the old shared parent: the new parent removes it, without stopping what runs below, and the old deletes finish the move", async () => {
+    // Before: the layout an older version wrote for this stack (parent mcg.slice as metamcp.slice was),
+    // with a container (a process) in the old app slice.
+    const old = await stackUnits({ stack: "systemdtest", namePrefix: "mcg" });
+    for (const spec of old.specs) await mustRun(host, applyOf(spec, "systemdtest"));
+    expect((await fileOf("mcg.slice")).split("\n")[0]).toBe(legacySliceHeader("systemdtest"));
+    await mustRun(host, "systemd-run --quiet --slice=mcg-app.slice --unit=oldapp sleep 1000");
+
+    // pulumi up: the new parent first (new resource), which nests in the old one by name.
+    const next = await stackUnits({ stack: "systemdtest", namePrefix: "mcg-up" });
+    const created = await mustRun(host, applyOf(next.plan.parent, "systemdtest"));
+    expect(created.stdout).toMatch(/removed \/etc\/systemd\/system\/mcg\.slice, an older slice of stack systemdtest that mcg-up\.slice nests in; .* it was not stopped/);
+    // The old container kept running, still under its own slice's limits; the old parent's cap is gone.
+    expect((await host.ssh("systemctl is-active oldapp.service")).stdout.trim()).toBe("active");
+    expect((await shown(host, "mcg-app.slice")).TasksMax).toBe("9");
+    expect(await shown(host, "mcg.slice")).toMatchObject({ FragmentPath: "", MemoryMax: "infinity", TasksMax: "infinity" });
+    expect((await shown(host, "mcg-up.slice")).ControlGroup).toMatch(/\/mcg\.slice\/mcg-up\.slice$/);
+
+    // Then the new children, the containers replaced into them, and the old Commands deleted (children
+    // first), with the delete script their state recorded.
+    for (const spec of next.specs.slice(1)) await mustRun(host, applyOf(spec, "systemdtest"));
+    await mustRun(host, "systemd-run --quiet --slice=mcg-up-app.slice --unit=newapp sleep 1000 && systemctl stop oldapp.service");
+    for (const spec of [...old.specs].reverse()) {
+      const result = await mustRun(host, remoteCommand(legacyDeleteScript(spec.unit), "root"));
+      if (spec.role === "parent") expect(result.stderr).toMatch(/mcg\.slice still holds \d+ tasks; left in place/);
+      else expect(result.stdout).toMatch(/stopped and removed/);
+    }
+    // After: only the new slices, with their limits in force, the new container running, nothing of the old
+    // layout binding it (mcg.slice is systemd's implicit parent now, without limits).
+    expect((await host.ssh("systemctl is-active newapp.service")).stdout.trim()).toBe("active");
+    expect((await host.ssh(`ls ${UNIT_DIR} | grep '^mcg' || true`)).stdout.trim().split("\n")).toEqual(next.specs.map((s) => s.unit).sort());
+    expect(await kernelLimits(host, "mcg.slice")).toMatchObject({ pids: "max" });
+    expect((await kernelLimits(host, "mcg-up-app.slice")).pids).toBe(String(next.plan.children.app!.tasksMax));
+    expect((await checkHostDrift(settingsFor(host, FIRST, "root", { stack: "systemdtest", namePrefix: "mcg-up" }), host.privateKey)).drifts).toEqual([]);
+    await mustRun(host, "systemctl stop newapp.service");
+    for (const spec of [...next.specs].reverse()) await mustRun(host, deleteOf(spec.unit, "systemdtest"));
+  });
 });

@@ -71,7 +71,8 @@ describe("scripts", () => {
   const apply = applyScript(app, "prod");
 
   it("are valid sh", () => {
-    for (const script of [apply, deleteScript(app.unit), showScript(["a.slice", "b.slice"]), remoteCommand(apply, "deploy")]) {
+    const parentApply = applyScript(planSlices(sliceSettings()).parent, "prod");
+    for (const script of [apply, parentApply, deleteScript(app.unit, "prod"), showScript(["a.slice", "b.slice"]), remoteCommand(apply, "deploy")]) {
       expect(() => execFileSync("sh", ["-n", "-c", script])).not.toThrow();
     }
   });
@@ -88,6 +89,23 @@ describe("scripts", () => {
     expect(apply).not.toMatch(/restart/);
     // The temp file sits next to the unit, so the rename is atomic.
     expect(sh(`${apply.split("\n").filter((l) => /^(target|tmp)=/.test(l)).join("\n")}\necho "$tmp"`)).toMatch(/^\/etc\/systemd\/system\/\.metamcp-app\.slice\.metamcp-guard\.\d+\n$/);
+  });
+
+  it("refuse a unit file that is not the stack's before writing anything (issue 12)", () => {
+    const refuse = apply.indexOf('refuse_unless_ours "$dir/$unit" "$unit"');
+    expect(refuse).toBeGreaterThan(apply.indexOf("refuse_unless_ours() {"));
+    expect(refuse).toBeLessThan(apply.indexOf('> "$tmp"'));
+    expect(unitText(app, "prod").split("\n")[0]).toMatch(/^# Written by metamcp-guard \(Pulumi stack prod\); /);
+  });
+
+  it("only the parent checks for other stacks' slices above and below it, and releases an older parent of its own, before the reload", () => {
+    const parentApply = applyScript(planSlices(sliceSettings()).parent, "prod");
+    const guard = parentApply.indexOf('for f in "$dir/$stem"-*.slice; do');
+    const write = parentApply.indexOf('> "$tmp"');
+    const release = parentApply.indexOf("\nrelease_older_parents\n");
+    expect({ guard: guard > 0 && guard < write, release: release > write && release < parentApply.indexOf("\nsystemctl daemon-reload\n") }).toEqual({ guard: true, release: true });
+    expect(apply).not.toContain("release_older_parents");
+    expect(apply).not.toContain('for f in "$dir/$stem"-*.slice; do');
   });
 
   it("carry the exact unit text, line by line, quoted", () => {
@@ -135,11 +153,13 @@ describe("scripts", () => {
     expect(script).toContain(`unit='metamcp-app.slice'`);
   });
 
-  it("delete stops and removes only an empty slice", () => {
-    const del = deleteScript("metamcp-app.slice");
+  it("delete stops and removes only an empty slice, and only one the stack wrote", () => {
+    const del = deleteScript("metamcp-app.slice", "prod");
     expect(del).toContain("unit='metamcp-app.slice'");
+    const ours = del.indexOf('if ! is_ours "$dir/$unit"; then');
     const guard = del.indexOf('if [ "$tasks" -gt 0 ]');
-    expect(guard).toBeGreaterThan(0);
+    expect(ours).toBeGreaterThan(0);
+    expect(guard).toBeGreaterThan(ours);
     expect(del.indexOf('systemctl stop "$unit"')).toBeGreaterThan(guard);
     expect(del.indexOf('rm -f "$dir/$unit"')).toBeGreaterThan(guard);
     expect(del).toContain("systemctl daemon-reload");

@@ -1,7 +1,7 @@
 /** What the program asks the Docker host before it declares anything: its CPU count. */
 import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../infra/config";
-import { cpuProblems, dockerHostCpus } from "../../infra/hostChecks";
+import { checkSshClient, cpuProblems, dockerHostCpus, KNOWN_HOSTS_COMMAND_PROBE, sshClientProblem } from "../../infra/hostChecks";
 import { describeWithDocker, docker } from "../support/docker";
 import { rawStackConfig } from "../support/stackFiles";
 
@@ -28,6 +28,23 @@ describeWithDocker("dockerHostCpus on a real engine", () => {
   });
 
   it("answers undefined, not an error, when nothing listens", async () => {
-    expect(await dockerHostCpus("unix:///nonexistent/docker.sock", 2_000)).toBeUndefined();
+    expect(await dockerHostCpus("unix:///nonexistent/docker.sock", undefined, 2_000)).toBeUndefined();
+  });
+});
+
+describe("sshClientProblem: this machine's ssh must pin the Docker provider's host key (OpenSSH 8.5+)", () => {
+  it.each<[string, { code: number; stderr: string }, RegExp | undefined]>([
+    ["a client that takes KnownHostsCommand", { code: 0, stderr: "" }, undefined],
+    ["OpenSSH before 8.5", { code: 255, stderr: "command-line line 0: Bad configuration option: knownhostscommand" }, /this machine's ssh is older than OpenSSH 8.5/],
+    ["no ssh at all", { code: 255, stderr: "spawn ssh ENOENT" }, /there is no ssh client on this machine/],
+  ])("%s", (_label, probe, message) => {
+    const problem = sshClientProblem({ stdout: "", ...probe });
+    if (message === undefined) expect(problem).toBeUndefined();
+    else expect(problem).toEqual({ key: "dockerHost", message: expect.stringMatching(message) });
+  });
+
+  it("this machine's own ssh passes the probe, which connects nowhere", async () => {
+    expect(KNOWN_HOSTS_COMMAND_PROBE[0]).toBe("-G");
+    expect(await checkSshClient()).toBeUndefined();
   });
 });

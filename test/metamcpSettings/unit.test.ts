@@ -278,6 +278,7 @@ describe("checkMetaMcpSettingsInputs", () => {
     expect(checkMetaMcpSettingsInputs({ ...internal, containerId: UNKNOWN, maxAttempts: UNKNOWN, sessionLifetime: UNKNOWN })).toEqual([]);
     expect(checkMetaMcpSettingsInputs({ ...external, databaseUrl: UNKNOWN })).toEqual([]);
     expect(checkMetaMcpSettingsInputs({ ...internal, waitTimeoutMs: 1_000 })).toEqual([]);
+    expect(checkMetaMcpSettingsInputs({ ...internal, dockerHost: "ssh://deploy@h", hostKey: "ssh-ed25519 AAAAC3Nz" })).toEqual([]);
   });
 
   it.each([
@@ -292,6 +293,9 @@ describe("checkMetaMcpSettingsInputs", () => {
     [{ ...external, databaseUrl: "mysql://u:pw@h/d" }, ["databaseUrl"]],
     [{ ...internal, waitTimeoutMs: 999 }, ["waitTimeoutMs"]],
     [{ ...internal, waitTimeoutMs: 1.5e3 + 0.5 }, ["waitTimeoutMs"]],
+    // Issue 12: psql over SSH only with the host's key pinned.
+    [{ ...internal, dockerHost: "ssh://deploy@h" }, ["hostKey"]],
+    [{ ...internal, dockerHost: "ssh://deploy@h", hostKey: "ssh-ed25519 AAAA\n* ssh-rsa B" }, ["hostKey"]],
   ])("refuses %j", (inputs, properties) => {
     expect(checkMetaMcpSettingsInputs(inputs).map((f) => f.property)).toEqual(properties);
   });
@@ -309,6 +313,12 @@ describe("targetOf and outputsOf", () => {
       kind: "container", dockerHost: "unix:///s", containerId: "c", user: "u", database: "d",
     });
     expect(() => targetOf({ maxAttempts: "3" })).toThrow(/no way into the database recorded/);
+  });
+
+  it("carries the recorded pin to psql's exec, so refresh checks the same host key as up", () => {
+    const recorded = { dockerHost: "ssh://deploy@h", hostKey: "ssh-ed25519 AAAAC3Nz", containerId: "c", user: "u", database: "d" };
+    expect(targetOf(recorded)).toEqual({ kind: "container", ...recorded });
+    expect(outputsOf({ maxAttempts: "3", ...recorded }, { maxAttempts: "3" })).toMatchObject({ hostKey: "ssh-ed25519 AAAAC3Nz" });
   });
 
   it("records the rows as read, not as declared; absent rows stay absent", () => {
@@ -330,6 +340,7 @@ describe("diffMetaMcpSettings", () => {
     ["a new Postgres container", { ...olds, containerId: "c2" }],
     ["a container id not known yet", { ...olds, containerId: UNKNOWN }],
     ["a new wait timeout", { ...olds, waitTimeoutMs: 5_000 }],
+    ["a new pinned host key", { ...olds, hostKey: "ssh-ed25519 AAAAC3Nz" }],
   ])("%s is an in-place update, never a replacement", (_what, news) => {
     expect(diffMetaMcpSettings(olds, news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
   });

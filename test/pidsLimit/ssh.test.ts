@@ -1,7 +1,7 @@
 // The ssh:// transport against a real sshd on 127.0.0.1 (started here with a throwaway key), which runs
 // `docker system dial-stdio` like the docker CLI and the Pulumi docker provider do: PidsLimit's calls, and the
 // exec that MetaMcpSettings runs psql with (an upgraded connection whose sending half is closed after stdin).
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { freePort } from "../support/net";
@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execInContainer } from "../../infra/dockerEngine/exec";
 import { applyPidsLimit, getPidsLimit } from "../../infra/pidsLimit/dockerApi";
+import { dockerProviderSshOpts } from "../../infra/sshPin";
 import { describeWithDocker, docker, removeTestContainers, runTestContainer } from "../support/docker";
 import { busyboxImage } from "../support/images";
 
@@ -51,6 +52,9 @@ describeWithDocker("ssh:// transport", () => {
     let sshdLog = "";
     let host: string;
     let sshArgs: string[];
+    /** The client key only: no host-key options, so only the pin decides whom ssh trusts. */
+    let keyOnly: string[];
+    let hostKey: string;
     let id: string;
 
     beforeAll(async () => {
@@ -87,6 +91,8 @@ describeWithDocker("ssh:// transport", () => {
       await waitForPort(port, sshd, () => sshdLog);
       host = `ssh://${os.userInfo().username}@127.0.0.1:${port}`;
       sshArgs = ["-i", key, "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
+      keyOnly = ["-i", key, "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"];
+      hostKey = fs.readFileSync(path.join(dir, "host_key.pub"), "utf8").split(/\s+/).slice(0, 2).join(" ");
       id = await runTestContainer("--network", "none", await busyboxImage(), "sleep", "3600");
     });
 
@@ -124,6 +130,37 @@ describeWithDocker("ssh:// transport", () => {
       expect(err).toMatchObject({ code: "UNREACHABLE" });
       expect(err?.message).toContain(`cannot reach the Docker engine at ${host}`);
       expect(err?.message).toMatch(/ssh said: .*Permission denied/);
+    });
+
+    // Issue 12: the stack's pinned key decides, not the user's known_hosts.
+    it("with the host's pinned key: the cap is applied and read back, and no known_hosts file is left", async () => {
+      const before = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("metamcp-guard-known-hosts-"));
+      expect(await applyPidsLimit(host, id, 45, { sshArgs: keyOnly, hostKey })).toBe(45);
+      expect(await execInContainer(host, id, ["sh", "-c", "echo pinned"], { sshArgs: keyOnly, hostKey })).toMatchObject({ exitCode: 0, stdout: "pinned\n" });
+      expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("metamcp-guard-known-hosts-"))).toEqual(before);
+    });
+
+    it("a host that shows another key than the pinned one is refused, whatever else ssh is told", async () => {
+      const other = path.join(dir, "other_host_key");
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+      const wrongPin = fs.readFileSync(`${other}.pub`, "utf8").split(/\s+/).slice(0, 2).join(" ");
+      // Even the test's own "trust anything" options come after the pin, and ssh keeps the first value.
+      const err = await getPidsLimit(host, id, { sshArgs, hostKey: wrongPin }).then(() => undefined, (e: Error) => e);
+      expect(err).toMatchObject({ code: "UNREACHABLE" });
+      expect(err?.message).toMatch(/ssh said: .*(REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed)/s);
+      expect(await docker("inspect", "-f", "{{.HostConfig.PidsLimit}}", id)).toBe("45");
+    });
+
+    it("the docker.Provider's sshOpts (a KnownHostsCommand) let ssh through with the pinned key and refuse another", () => {
+      const port = host.replace(/^.*:(\d+)$/, "$1");
+      const run = (pin: string) =>
+        spawnSync("ssh", [...dockerProviderSshOpts(pin), ...keyOnly, "-p", port, "--", `${os.userInfo().username}@127.0.0.1`, "docker", "version", "--format", "{{.Server.APIVersion}}"], { encoding: "utf8", timeout: 30_000 });
+      const pinned = run(hostKey);
+      expect({ status: pinned.status, stdout: pinned.stdout.trim() }).toEqual({ status: 0, stdout: expect.stringMatching(/^1\.\d+$/) });
+      const other = path.join(dir, "yet_another_host_key");
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+      const refused = run(fs.readFileSync(`${other}.pub`, "utf8").split(/\s+/).slice(0, 2).join(" "));
+      expect({ status: refused.status, stderr: refused.stderr }).toEqual({ status: 255, stderr: expect.stringMatching(/Host key verification failed/) });
     });
   });
 });

@@ -12,6 +12,7 @@ import {
   sshDialArgs,
 } from "../../infra/pidsLimit/dockerApi";
 import { checkPidsLimitInputs, diffPidsLimit } from "../../infra/pidsLimit/provider";
+import { TEST_HOST_KEY as HOST_KEY } from "../support/stackFiles";
 
 describe("parseDockerHost", () => {
   it.each([
@@ -119,6 +120,10 @@ describe("checkPidsLimitInputs", () => {
     [{ memorySwap: 256 * MIB }, "memorySwap"], // less than memory
     [{ memorySwap: 0 }, "memorySwap"],
     [{ running: "yes" }, "running"],
+    // Issue 12: over SSH only with the host's key pinned, and only a key that is one.
+    [{ dockerHost: "ssh://root@host" }, "hostKey"],
+    [{ hostKey: `${HOST_KEY}\n* ssh-ed25519 AAAAattacker` }, "hostKey"],
+    [{ hostKey: "SHA256:abcdef" }, "hostKey"],
   ])("refuses %j", (patch, property) => {
     const failures = checkPidsLimitInputs({ ...good, ...patch });
     expect(failures.map((f) => f.property)).toEqual([property]);
@@ -131,6 +136,8 @@ describe("checkPidsLimitInputs", () => {
     expect(checkPidsLimitInputs({ ...good, memorySwap: 1024 * MIB })).toEqual([]);
     expect(checkPidsLimitInputs({ ...good, memorySwap: -1 })).toEqual([]);
     expect(checkPidsLimitInputs({ ...good, running: false })).toEqual([]);
+    expect(checkPidsLimitInputs({ ...good, dockerHost: "ssh://root@host", hostKey: HOST_KEY })).toEqual([]);
+    expect(checkPidsLimitInputs({ ...good, dockerHost: "ssh://root@host", hostKey: UNKNOWN })).toEqual([]);
   });
 });
 
@@ -152,6 +159,7 @@ describe("diffPidsLimit", () => {
     ["new memory", { memory: 1024 * MIB, memorySwap: 1024 * MIB }],
     ["swap allowed", { memorySwap: 1024 * MIB }],
     ["a new way to reach the engine", { dockerHost: "ssh://root@host" }],
+    ["a new pinned host key (recorded, so refresh uses it)", { hostKey: HOST_KEY }],
   ])("%s updates in place", (_what, patch) => {
     expect(diffPidsLimit(olds, { ...olds, ...patch })).toEqual(inPlace);
   });
@@ -164,6 +172,9 @@ describe("diffPidsLimit", () => {
   });
   it("state written before memory and running existed updates in place (once), re-sending them", () => {
     expect(diffPidsLimit({ dockerHost: olds.dockerHost, containerId: "abc", limit: 100 }, olds)).toEqual(inPlace);
+  });
+  it("no pinned key before or after is no change", () => {
+    expect(diffPidsLimit({ ...olds, hostKey: undefined }, { ...olds }).changes).toBe(false);
   });
   it("running false never asks for anything, whatever runs", () => {
     expect(diffPidsLimit({ ...olds, running: false }, { ...olds, running: false })).toMatchObject({ changes: false });

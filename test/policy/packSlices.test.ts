@@ -51,8 +51,8 @@ describe("the prod stack, in its systemd slices", () => {
     const resources = withContainer(await slicedProd(), "metamcp-container", { memory: 8192, memorySwap: 8192 });
     const findings = newBlocking(await runPolicies(policies, await slicedProd()), await runPolicies(policies, resources));
     expect(findings).toEqual([
-      expect.stringMatching(/^slice-caps-cover-containers: metamcp\.slice is smaller than/),
-      expect.stringMatching(/^slice-caps-cover-containers: metamcp-app\.slice is smaller than metamcp-container \(metamcp-prod\): MemoryMax/),
+      expect.stringMatching(/^slice-caps-cover-containers: metamcp-prod\.slice is smaller than/),
+      expect.stringMatching(/^slice-caps-cover-containers: metamcp-prod-app\.slice is smaller than metamcp-container \(metamcp-prod\): MemoryMax/),
     ]);
   });
 });

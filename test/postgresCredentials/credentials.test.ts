@@ -210,6 +210,8 @@ describe("checkCredentialsInputs", () => {
     ["a password PostgreSQL would normalise", { password: "pässwörd-12345" }, "password"],
     ["acceptRename that is not a flag", { acceptRename: "yes" }, "acceptRename"],
     ["a wait of no time", { waitTimeoutMs: 0 }, "waitTimeoutMs"],
+    ["an ssh:// Docker host without its pinned key", { dockerHost: "ssh://deploy@db.example.internal" }, "hostKey"],
+    ["a pinned key that is not one", { dockerHost: "ssh://deploy@db.example.internal", hostKey: "not a key" }, "hostKey"],
   ])("refuses %s", (_label, change, property) => {
     const failures = checkCredentialsInputs({}, { ...DECLARED, ...change } as PostgresCredentialsInputs);
     expect(failures.map((f) => f.property)).toEqual([property]);
@@ -287,6 +289,11 @@ describe("messages at apply time", () => {
 });
 
 describe("containerTarget", () => {
+  it("carries the pinned host key for an ssh:// Docker host", () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq1k7Fcd6GWZ2b3dx4UNvmOYF0wqQF5wKnt5rZfDnDa";
+    expect(containerTarget({ ...DECLARED, dockerHost: "ssh://deploy@h", hostKey: key })).toMatchObject({ dockerHost: "ssh://deploy@h", hostKey: key });
+  });
+
   it("is the way into the container MetaMcpSettings uses, with no password", () => {
     expect(containerTarget(DECLARED)).toEqual({
       kind: "container",

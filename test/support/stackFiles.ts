@@ -17,6 +17,9 @@ export const TEST_SECRETS = {
   "metamcp-guard:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-key\n-----END OPENSSH PRIVATE KEY-----\n",
 };
 
+/** A well-formed ed25519 host key that no host has (tests that never connect pin this one). */
+export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
 export type ConfigValues = Record<string, string>;
 
 /** The stack's file: `Pulumi.<stack>.yaml` at the repo root, unless another `file` is named. */

@@ -62,7 +62,8 @@ export function writeV2Stack(name: string, { slices }: { slices: boolean }): V2S
       "metamcp-guard:database": { mode: "external" },
       "metamcp-guard:monitor": { enabled: false },
       "metamcp-guard:host": {
-        slices: { enabled: slices, parent: `mgv${name}.slice`, cgroupDriver: "systemd", headroomPercent: 10 },
+        // No parent: the stack's own, `<namePrefix>.slice` (mgv2-<name>-<pid>.slice), as every stack's is now.
+        slices: { enabled: slices, cgroupDriver: "systemd", headroomPercent: 10 },
         ssh: { host: host.sshHost, port: host.sshPort, user: host.sshUser, hostKey: host.hostKey },
         keeper: { enabled: false },
       },

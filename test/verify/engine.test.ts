@@ -16,13 +16,15 @@ import { applyPidsLimit, dockerRequest } from "../../infra/pidsLimit/dockerApi";
 import { verifyStack, type VerifyReport } from "../../infra/verify";
 import { describeWithDocker, docker, removeTestContainers, runTestContainer, TEST_LABEL_KEY, TEST_OWNER_LABEL_KEY } from "../support/docker";
 import { busyboxImage } from "../support/images";
-import { REPO_ROOT } from "../support/stackFiles";
+import { REPO_ROOT, TEST_HOST_KEY } from "../support/stackFiles";
 
 /** The engine the docker CLI talks to. */
 const HOST = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
 const STACK = `verifytest${process.pid}`;
 const PREFIX = `mgv-${process.pid}`;
 const GIB = 1024 ** 3;
+/** MetaMCP's PID cap in these tests: one server group's load (70 tasks) and some room. */
+const APP_PIDS = 80;
 const MIB = 1024 ** 2;
 /** The rows of the kernel's own limits, one per cgroup file verify reads. */
 const KERNEL_FILES = ["memory.max (kernel)", "memory.swap.max (kernel)", "pids.max (kernel)", "cpu.max (kernel)"];
@@ -100,12 +102,16 @@ async function createContainer(name: string, body: CreateBody, pids: number | nu
   return id;
 }
 
-const DEV_PIDS: Record<Role, number> = { app: 64, db: 64, monitor: 16 };
+const DEV_PIDS: Record<Role, number> = { app: APP_PIDS, db: 64, monitor: 16 };
 
 /** A stack file for the test stack: the dev stack file with our name prefix and engine. */
 function writeStackFile(dir: string, changes: Record<string, unknown> = {}): string {
   const document = parse(readFileSync(join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
-  Object.assign(document.config, { "metamcp-guard:dockerHost": HOST, "metamcp-guard:namePrefix": PREFIX, ...changes });
+  // MetaMCP as these containers are made (1 GiB, 80 PIDs): a capacity of one server group, which those
+  // hold, so the capacity model accepts them (the dev file's own capacity needs 2g and 232).
+  const app = { ...(document.config["metamcp-guard:app"] as Record<string, unknown>), capacity: { groups: 1 }, limits: { memory: "1g", memorySwap: "1g", cpus: 1, pids: APP_PIDS } };
+  // The session guard is not among the containers made here (verify's guard rows: test/verify/wanted.test.ts).
+  Object.assign(document.config, { "metamcp-guard:dockerHost": HOST, "metamcp-guard:namePrefix": PREFIX, "metamcp-guard:app": app, "metamcp-guard:guard": { enabled: false }, ...changes });
   const file = join(dir, `Pulumi.${STACK}-${Object.keys(changes).length}.yaml`);
   writeFileSync(file, stringify(document));
   return file;
@@ -169,7 +175,7 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
     expect(report.kernelReadable).toBe(true);
     const kernelRows = report.rows.filter((r) => r.setting === "pids.max (kernel)").map((r) => [r.container, r.inForce, r.status]);
     expect(kernelRows).toEqual([
-      [NAMES.app, "64", "ok"],
+      [NAMES.app, String(APP_PIDS), "ok"],
       [NAMES.db, "64", "ok"],
       [NAMES.monitor, "16", "ok"],
     ]);
@@ -190,7 +196,7 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
     afterEach(async () => {
       // Back to the dev settings (all of them, whichever the test changed).
       await docker("update", "--memory", "1g", "--memory-swap", "1g", "--cpus", "1", "--restart", "unless-stopped", ids.app!);
-      await applyPidsLimit(HOST, ids.app!, 64);
+      await applyPidsLimit(HOST, ids.app!, APP_PIDS);
     });
 
     it.each([
@@ -260,7 +266,7 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
     });
 
     it("under another name, with the stack's labels", async () => {
-      await replace("app", devBody("app", image), 64, `${PREFIX}-renamed`);
+      await replace("app", devBody("app", image), APP_PIDS, `${PREFIX}-renamed`);
       expect(problems(await verify())).toEqual([[NAMES.app, "Container", `${PREFIX}-renamed`, "mismatch"]]);
     });
 
@@ -377,19 +383,21 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
   });
 
   describe("with systemd slices enabled (cgroupfs driver here): CgroupParent", () => {
-    // A parent slice of our own, so the cgroups made here are no one else's.
-    const parent = `mgv${process.pid}.slice`;
+    // The stack's own parent slice, <namePrefix>.slice: mgv-<pid>.slice, which systemd's dash rule puts in
+    // mgv.slice. So the cgroups made here are no one else's, and only ours are removed.
+    const own = `/mgv.slice/${PREFIX}.slice`;
     let slicedFile: string;
 
     beforeAll(() => {
       slicedFile = writeStackFile(dir, {
-        "metamcp-guard:host": { slices: { enabled: true, cgroupDriver: "cgroupfs", parent }, ssh: { host: "example.internal" } },
+        "metamcp-guard:host": { slices: { enabled: true, cgroupDriver: "cgroupfs" }, ssh: { host: "example.internal", hostKey: TEST_HOST_KEY }, keeper: { enabled: false } },
       });
     });
 
     afterAll(async () => {
       await replace("app");
-      removeCgroupDirs(`/mgv${process.pid}.slice`);
+      removeCgroupDirs(own);
+      removeCgroupDirs("/mgv.slice", { recursive: false });
     });
 
     it("a container outside its slice is reported; inside it passes and the kernel is read from the nested cgroup", async () => {
@@ -397,11 +405,11 @@ describeWithDocker("verify against a real engine (dev stack's settings, throwawa
         [NAMES.app, "CgroupParent", "(none)", "mismatch"],
       ]);
       const body = devBody("app", image);
-      body.HostConfig.CgroupParent = `/mgv${process.pid}.slice/mgv${process.pid}-app.slice`;
+      body.HostConfig.CgroupParent = `${own}/${PREFIX}-app.slice`;
       await replace("app", body);
       const report = await verify(slicedFile);
       expect(problems(report).filter(([name]) => name === NAMES.app)).toEqual([]);
-      expect(await kernelFile(ids.app!)).toContain(`/mgv${process.pid}.slice/mgv${process.pid}-app.slice/`);
+      expect(await kernelFile(ids.app!)).toContain(`${own}/${PREFIX}-app.slice/`);
     });
   });
 
@@ -465,12 +473,12 @@ async function kernelFile(id: string): Promise<string> {
 }
 
 /** Removes the (empty) cgroup directories the cgroupfs driver made for our slice, in every v1 hierarchy. */
-function removeCgroupDirs(top: string): void {
+function removeCgroupDirs(top: string, { recursive = true } = {}): void {
   for (const hierarchy of existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup") : []) {
     const root = join("/sys/fs/cgroup", hierarchy, top);
     if (!existsSync(root)) continue;
     const removeTree = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) removeTree(join(dir, entry.name));
+      if (recursive) for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) removeTree(join(dir, entry.name));
       try {
         rmdirSync(dir);
       } catch {

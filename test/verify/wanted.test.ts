@@ -9,7 +9,7 @@ import { parseStackConfig, type StackConfig } from "../../infra/config";
 import { securityOption } from "../../infra/verify/inspect";
 import { readStackConfig } from "../../infra/verify/stackFile";
 import { wantedContainers } from "../../infra/verify/wanted";
-import { REPO_ROOT } from "../support/stackFiles";
+import { REPO_ROOT, TEST_HOST_KEY as HOST_KEY } from "../support/stackFiles";
 
 const MIB = 1024 * 1024;
 const dev = readStackConfig("dev", { projectDir: REPO_ROOT });
@@ -115,14 +115,15 @@ describe("wantedContainers", () => {
 
   it("CgroupParent: not checked without slices; the child slice's path (cgroupfs) or name (systemd) with them", () => {
     expect(wantedContainers(dev).every((c) => c.cgroupParent === undefined)).toBe(true);
-    const host = (cgroupDriver: string) => ({ slices: { enabled: true, cgroupDriver }, ssh: { host: "example.internal" } });
+    const host = (cgroupDriver: string) => ({ slices: { enabled: true, cgroupDriver }, ssh: { host: "example.internal", hostKey: HOST_KEY } });
+    // The dev stack's slices: metamcp-dev.slice, nested by systemd's dash rule in metamcp.slice (which no stack writes).
     expect(wantedContainers(devWith({ host: host("cgroupfs") })).map((c) => c.cgroupParent)).toEqual([
-      "/metamcp.slice/metamcp-app.slice",
-      "/metamcp.slice/metamcp-db.slice",
-      "/metamcp.slice/metamcp-monitor.slice",
-      "/metamcp.slice/metamcp-guard.slice",
+      "/metamcp.slice/metamcp-dev.slice/metamcp-dev-app.slice",
+      "/metamcp.slice/metamcp-dev.slice/metamcp-dev-db.slice",
+      "/metamcp.slice/metamcp-dev.slice/metamcp-dev-monitor.slice",
+      "/metamcp.slice/metamcp-dev.slice/metamcp-dev-guard.slice",
     ]);
-    expect(wantedContainers(devWith({ host: host("systemd") }))[0].cgroupParent).toBe("metamcp-app.slice");
+    expect(wantedContainers(devWith({ host: host("systemd") }))[0].cgroupParent).toBe("metamcp-dev-app.slice");
   });
 });
 

@@ -5,11 +5,12 @@
  * go is scoping.test.ts's.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { readStackConfig } from "../../infra/verify/stackFile";
 import { REPO_ROOT } from "../support/stackFiles";
 import { environmentOf, type Job, type Step, stacksOf, type Workflow } from "./support/scoping";
 
@@ -151,13 +152,15 @@ describe("secrets", () => {
   /** Each job's Pulumi login, passphrase and SSH key, from its own environment's secrets. */
   const PREFIX: Record<string, string> = { dev: "DEV_", production: "PROD_" };
 
-  it("every job but the tests gets its login, passphrase and Docker host key from its environment's store", () => {
+  it("every job but the tests gets its login, passphrase and Docker host key from its environment's store, and the host's pin from its stack", () => {
     for (const [name, j] of Object.entries(workflow.jobs).filter(([n]) => n !== "test")) {
       const prefix = PREFIX[environmentOf(j) ?? ""];
       const pulumi = j.steps.find((s) => isPulumiAction(s) && s.with?.command) ?? j.steps.find(runs('npm run drift -- "$STACK"'));
+      const stack = pulumi?.with?.["stack-name"] ?? pulumi?.env?.STACK;
       expect({ name, ssh: j.steps.find(isSshSetup)?.with, login: pulumi?.env }).toEqual({
         name,
-        ssh: { "private-key": `\${{ secrets.${prefix}DOCKER_HOST_SSH_KEY }}`, "known-hosts": `\${{ secrets.${prefix}DOCKER_HOST_KNOWN_HOSTS }}` },
+        // The host key is the stack file's host.ssh.hostKey, not a secret: one pin for the program and CI.
+        ssh: { "private-key": `\${{ secrets.${prefix}DOCKER_HOST_SSH_KEY }}`, stack },
         login: expect.objectContaining({
           PULUMI_ACCESS_TOKEN: `\${{ secrets.${prefix}PULUMI_ACCESS_TOKEN }}`,
           PULUMI_BACKEND_URL: `\${{ secrets.${prefix}PULUMI_BACKEND_URL }}`,
@@ -198,11 +201,19 @@ describe("the docker-host-ssh action", () => {
     runs: { using: string; steps: { run: string }[] };
   };
 
+  // Every HOME the action ran with, removed once the suite is done.
+  const homes: string[] = [];
+  afterAll(() => {
+    for (const home of homes) rmSync(home, { recursive: true, force: true });
+  });
+
   function runAction(env: Record<string, string>) {
     const home = mkdtempSync(join(tmpdir(), "ssh-action-"));
+    homes.push(home);
     const githubEnv = join(home, "github-env");
     writeFileSync(githubEnv, "");
-    const result = spawnSync("bash", ["-c", action.runs.steps[0].run], { env: { PATH: process.env.PATH, HOME: home, GITHUB_ENV: githubEnv, ...env }, encoding: "utf8" });
+    // From the checkout's root, as a job's steps run.
+    const result = spawnSync("bash", ["-c", action.runs.steps[0].run], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: home, GITHUB_ENV: githubEnv, ...env }, encoding: "utf8" });
     const exported = Object.fromEntries(
       readFileSync(githubEnv, "utf8")
         .split("\n")
@@ -213,34 +224,49 @@ describe("the docker-host-ssh action", () => {
   }
 
   it("is a composite action with the two inputs the workflow passes", () => {
-    expect({ using: action.runs.using, inputs: Object.keys(action.inputs).sort() }).toEqual({ using: "composite", inputs: ["known-hosts", "private-key"] });
+    expect({ using: action.runs.using, inputs: Object.keys(action.inputs).sort() }).toEqual({ using: "composite", inputs: ["private-key", "stack"] });
   });
 
-  it("loads the key into an agent later steps find, and pins the host key", () => {
+  it("loads the key into an agent later steps find, and pins the stack file's host key (issue 12: the same pin as the program)", () => {
     const dir = mkdtempSync(join(tmpdir(), "ssh-key-"));
     spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "id")]);
-    const knownHosts = `metamcp.example.internal ${readFileSync(join(dir, "id.pub"), "utf8").trim()}`;
-    const { result, home, exported } = runAction({ PRIVATE_KEY: readFileSync(join(dir, "id"), "utf8"), KNOWN_HOSTS: knownHosts });
+    const { result, home, exported } = runAction({ PRIVATE_KEY: readFileSync(join(dir, "id"), "utf8"), STACK: "prod" });
     try {
       const listed = spawnSync("ssh-add", ["-l"], { env: { PATH: process.env.PATH, SSH_AUTH_SOCK: exported.SSH_AUTH_SOCK }, encoding: "utf8" });
+      const pin = readStackConfig("prod", { projectDir: REPO_ROOT }).host.ssh!.hostKey!;
       expect({ status: result.status, keys: listed.stdout.split("\n").filter(Boolean).length, knownHosts: readFileSync(join(home, ".ssh", "known_hosts"), "utf8") }).toEqual({
         status: 0,
         keys: 1,
-        knownHosts: `${knownHosts}\n`,
+        knownHosts: `metamcp.example.internal ${pin}\n`,
       });
     } finally {
       // The agent this test started, by its pid.
       if (exported.SSH_AGENT_PID) process.kill(Number(exported.SSH_AGENT_PID));
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
     }
   });
 
-  it("refuses a key without the host's known_hosts line", () => {
-    const { result, exported } = runAction({ PRIVATE_KEY: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----", KNOWN_HOSTS: "" });
-    expect({ status: result.status, stdout: result.stdout, exported }).toEqual({ status: 1, stdout: expect.stringContaining("DOCKER_HOST_KNOWN_HOSTS is not"), exported: {} });
+  it("refuses a key for a stack that reaches no host over SSH", () => {
+    const { result, exported, home } = runAction({ PRIVATE_KEY: "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----", STACK: "dev" });
+    rmSync(home, { recursive: true, force: true });
+    expect({ status: result.status, stdout: result.stdout, exported }).toEqual({ status: 1, stdout: expect.stringContaining("stack dev reaches no host over SSH"), exported: {} });
+  });
+
+  it("the pin's source refuses a stack that uses SSH without host.ssh.hostKey, saying how to get it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "known-hosts-"));
+    try {
+      const file = join(dir, "Pulumi.nopin.yaml");
+      writeFileSync(file, 'config:\n  metamcp-guard:dockerHost: ssh://deploy@h.example\n  metamcp-guard:app:\n    limits: { cpus: 1 }\n');
+      const result = spawnSync(join(REPO_ROOT, "node_modules", ".bin", "ts-node"), ["--transpile-only", "scripts/known-hosts.ts", "nopin", "--stack-file", file], { cwd: REPO_ROOT, encoding: "utf8" });
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 1, stderr: expect.stringMatching(/host.ssh is required when dockerHost is ssh:\/\/deploy@h.example: .*ssh-keyscan -t ed25519 h.example/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("does nothing without a key (a dev stack on a local socket)", () => {
-    const { result, exported } = runAction({ PRIVATE_KEY: "", KNOWN_HOSTS: "" });
+    const { result, exported } = runAction({ PRIVATE_KEY: "", STACK: "dev" });
     expect({ status: result.status, exported }).toEqual({ status: 0, exported: {} });
   });
 });

@@ -156,10 +156,17 @@ export const dockerName = z.string().refine((text) => /^[a-zA-Z0-9][a-zA-Z0-9_.-
  * (`<prefix>-monitor`), which Docker wants in lowercase, and systemd units on the host, where a '-'
  * nests a slice in another. So: lowercase letters and digits, parts joined by one '-', '_' or '.'.
  */
-export const namePrefix = z.string().refine((text) => /^[a-z0-9]+(?:[-_.][a-z0-9]+)*$/.test(text) && text.length >= 2 && text.length <= 48, {
-  error: (issue) =>
-    `${JSON.stringify(issue.input)} is not a name prefix; use 2 to 48 lowercase letters and digits, parts joined by single ` +
-    "'-', '_' or '.' (such as metamcp-staging): it names containers, the built images and the host's systemd units",
+export function isNamePrefix(text: string): boolean {
+  return /^[a-z0-9]+(?:[-_.][a-z0-9]+)*$/.test(text) && text.length >= 2 && text.length <= 48;
+}
+
+/** What a name prefix must be, for the messages that refuse one. */
+export const NAME_PREFIX_RULE =
+  "use 2 to 48 lowercase letters and digits, parts joined by single '-', '_' or '.' (such as metamcp-staging): " +
+  "it names containers, the built images and the host's systemd units";
+
+export const namePrefix = z.string().refine(isNamePrefix, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not a name prefix; ${NAME_PREFIX_RULE}`,
 });
 
 /** An IP address (v4 or v6), as `node:net` reads one; host names are not accepted where Docker binds. */

@@ -8,12 +8,13 @@ import { appSchema } from "./app";
 import { databaseSchema } from "./database";
 import { dockerHost } from "./dockerHost";
 import { flag, namePrefix, strictObject } from "./fields";
-import { hostPushers, hostSchema } from "./host";
+import { hostPushers, hostSchema, sshPinProblems } from "./host";
 import { guardSchema } from "./guard";
 import { loggingSchema } from "./logging";
 import { monitorSchema } from "./monitor";
 import { proxySchema } from "./proxy";
 import { SECRET_KEYS } from "../secrets";
+import { hostKeyHint } from "../../sshPin";
 
 export const settingsSchema = strictObject({
   /** The Docker engine to deploy to: unix:///path, ssh://user@host, or tcp://127.0.0.1:port. */
@@ -37,8 +38,13 @@ export const settingsSchema = strictObject({
 }, SECRET_KEYS).superRefine((settings, ctx) => {
   const pushers = hostPushers(settings);
   if (pushers.length > 0 && !settings.host.ssh) {
-    ctx.addIssue({ code: "custom", path: ["host", "ssh"], message: `is required when ${pushers.join(" or ")} is true` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["host", "ssh"],
+      message: `is required when ${pushers.join(" or ")} is true: the host's name and its pinned hostKey (${hostKeyHint()})`,
+    });
   }
+  for (const { path, message } of sshPinProblems(settings)) ctx.addIssue({ code: "custom", path, message });
 });
 
 export type SettingsInput = z.input<typeof settingsSchema>;
