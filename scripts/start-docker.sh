@@ -11,6 +11,11 @@
 #   BUSYBOX=/bin/busybox
 set -euo pipefail
 
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
+
 LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
 PIDFILE=${DOCKERD_PIDFILE:-/var/run/docker.pid}
 WAIT_SECONDS=${DOCKERD_WAIT_SECONDS:-60}

@@ -12,6 +12,11 @@
 # password are throwaway test values on a loopback-only server, not secrets.
 set -euo pipefail
 
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
+
 ROLE=metamcp_guard_test
 # Distinct from the role name, so tests can check that it never shows in a message.
 PASSWORD=mmg-test-pw-1f3c
