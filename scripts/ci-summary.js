@@ -21,8 +21,11 @@ for (const file of files) {
   }
   const report = JSON.parse(fs.readFileSync(file, "utf8"));
   passed += report.numPassedTests ?? 0;
-  // A file that fails to load has no test results of its own; count it once as a failure.
-  const brokenFiles = (report.testResults ?? []).filter((f) => f.status === "failed" && (f.assertionResults ?? []).length === 0);
+  // A file that fails outside its tests (it does not load, or a beforeAll throws and its tests are skipped)
+  // has no failed test of its own; count it once as a failure.
+  const brokenFiles = (report.testResults ?? []).filter(
+    (f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed"),
+  );
   failed += (report.numFailedTests ?? 0) + brokenFiles.length;
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
