@@ -23,8 +23,8 @@ import { waitUntil } from "../support/wait";
 import { deployContainer, describeWithV2Host, reportV2Figures, runHog, vm, watchedHog, writeV2Stack, type V2Stack } from "./support";
 
 const MIB = 1024 * 1024;
-/** Past the stack's 48 MiB cap by far more than any rounding: killed without swap, swapped with it. */
-const HOG_MIB = 96;
+/** A hog's size: past the stack's memory cap by far more than any rounding; killed without swap, swapped with it. */
+const hogMiB = (wanted: WantedContainer): number => wanted.memory / MIB + 128;
 
 describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
   const host = engineHost();
@@ -84,8 +84,9 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     const seenByFirstProcess = (await docker("logs", id)).trim();
     const cgroup = await containerCgroup(id);
     const read = await provider.read!(id, outs);
-    const spawn = await docker("exec", id, "sh", "-c", "i=0; while [ $i -lt 40 ]; do sleep 30 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; echo spawned >&2").then(
-      () => "spawned all 40",
+    const forks = wanted.pidsLimit + 8;
+    const spawn = await docker("exec", id, "sh", "-c", `i=0; while [ $i -lt ${forks} ]; do sleep 30 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; echo spawned >&2`).then(
+      () => `spawned all ${forks}`,
       (err: DockerCliError) => err.stderr.trim(),
     );
     const pids = await readPids(cgroup);
@@ -122,18 +123,18 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     const cgroup = await containerCgroup(id);
     const afterCreate = (await readMemory(cgroup)).swapLimit;
     // What the PID cap's update used to send, PidsLimit alone, turns swap on (moby/moby#51446's mechanism):
-    await docker("update", "--pids-limit", "31", id);
+    await docker("update", "--pids-limit", String(wanted.pidsLimit - 1), id);
     const afterBareUpdate = (await readMemory(cgroup)).swapLimit;
     // What PidsLimit sends now: the cap with memory and memory+swap.
     const updated = await provider.update!(id, outs, inputs(wanted, id, 30));
     const afterPidsLimitUpdate = (await readMemory(cgroup)).swapLimit;
-    const hog = await watchedHog(cgroup, HOG_MIB);
+    const hog = await watchedHog(cgroup, hogMiB(wanted));
     reportV2Figures("swap-after-cap-update", {
       memoryCapMiB: wanted.memory / MIB,
       swapMaxAfterCreate: afterCreate,
       swapMaxAfterBarePidsUpdate: afterBareUpdate,
       swapMaxAfterPidsLimitUpdate: afterPidsLimitUpdate,
-      hogMiB: HOG_MIB,
+      hogMiB: hogMiB(wanted),
       hog,
     });
     expect(afterCreate).toBe(0);
@@ -152,7 +153,7 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     await daemonReload();
     const swapLimit = (await readMemory(cgroup)).swapLimit;
     const report = await verify(plain);
-    const hog = await watchedHog(cgroup, HOG_MIB);
+    const hog = await watchedHog(cgroup, hogMiB(wanted));
     // Refresh shows nothing (Docker's record still says no swap); the next update the PidsLimit sends (a
     // cap change, or `pulumi up --replace` of it) carries memory and memory+swap, and swap is 0 again.
     await provider.update!(id, outs, inputs(wanted, id));
@@ -183,7 +184,7 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     await daemonReload();
     const own = (await readMemory(cgroup)).swapLimit;
     const report = await verify(sliced);
-    const hog = await watchedHog(cgroup, HOG_MIB);
+    const hog = await watchedHog(cgroup, hogMiB(wanted));
     reportV2Figures("swap-after-daemon-reload-in-slice", {
       cgroup: cgroup.location.path,
       ownSwapMaxAfterDaemonReload: own,
@@ -205,7 +206,7 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     const sibling = await deployContainer({ ...wanted, name: `${wanted.name}-sibling` }, image, sleeper);
     const [targetCgroup, siblingCgroup] = [await containerCgroup(target.id), await containerCgroup(sibling.id)];
     const [targetBefore, siblingBefore] = [await readMemory(targetCgroup), await readMemory(siblingCgroup)];
-    const hog = await runHog(target.id, HOG_MIB);
+    const hog = await runHog(target.id, hogMiB(wanted));
     const [targetAfter, siblingAfter] = [await readMemory(targetCgroup), await readMemory(siblingCgroup)];
     const kills = await kernelOomKills(target.id);
     const states = await docker("inspect", "-f", "{{.State.Running}} {{.RestartCount}}", target.id, sibling.id);

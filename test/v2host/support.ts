@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { plannedLoad } from "../../infra/capacity";
 import type { StackConfig } from "../../infra/config";
 import { dockerRequest } from "../../infra/pidsLimit/dockerApi";
 import { pidsLimitProvider, type PidsLimitOutputs } from "../../infra/pidsLimit/provider";
@@ -39,8 +40,10 @@ export function vm(): V2HostDescription {
 }
 
 /**
- * A throwaway stack on the VM: MetaMCP only (external database, no monitor), small limits that fit the
- * VM's memory, and, with `slices`, the stack's systemd slices on the VM over SSH as prod has them.
+ * A throwaway stack on the VM: MetaMCP only (external database, no monitor), the smallest limits the
+ * stack accepts (MetaMCP's idle tree and one MCP server group, exactly, with no headroom) so a hog and a
+ * fork loop pass them quickly in the VM's 2 GiB, and, with `slices`, the stack's systemd slices on the VM
+ * over SSH as prod has them.
  */
 export interface V2Stack {
   name: string;
@@ -48,6 +51,9 @@ export interface V2Stack {
   config: StackConfig;
   dispose(): void;
 }
+
+/** The capacity of the throwaway stacks: one MCP server group. */
+const V2_CAPACITY = { groups: 1 } as const;
 
 export function writeV2Stack(name: string, { slices }: { slices: boolean }): V2Stack {
   const host = vm();
@@ -58,7 +64,7 @@ export function writeV2Stack(name: string, { slices }: { slices: boolean }): V2S
       // As an operator's stack names a remote engine; verify then reads the kernel over the same ssh.
       "metamcp-guard:dockerHost": host.sshDockerHost,
       "metamcp-guard:namePrefix": prefix,
-      "metamcp-guard:app": { limits: { memory: "48m", memorySwap: "48m", cpus: 1, pids: 32 } },
+      "metamcp-guard:app": { capacity: V2_CAPACITY, limits: smallestLimits() },
       "metamcp-guard:database": { mode: "external" },
       "metamcp-guard:monitor": { enabled: false },
       "metamcp-guard:host": {
@@ -74,6 +80,13 @@ export function writeV2Stack(name: string, { slices }: { slices: boolean }): V2S
   writeFileSync(file, stringify(document));
   const config = readStackConfig(stack, { projectDir: dir, configFile: file });
   return { name: stack, file, config, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The app limits the capacity check lets through for V2_CAPACITY: its planned load, to the task and the MiB. */
+function smallestLimits() {
+  const load = plannedLoad(V2_CAPACITY);
+  const memory = `${load.memoryBytes / (1024 * 1024)}m`;
+  return { memory, memorySwap: memory, cpus: 1, pids: load.tasks };
 }
 
 /**
