@@ -7,7 +7,7 @@ import { eventRecord, reapRecord, writeRecord, zombieRecord, type Write } from "
 import type { Settings } from "./config";
 import { emptyMetricsState, recordOutcome, renderMetrics, scanFigures, type Health } from "./metrics";
 import { CommandMatcher } from "./patterns";
-import { decide, type Decision, type GroupMemory } from "./policy";
+import { anonymousMemoryGate, decide, type Decision, type GroupMemory } from "./policy";
 import type { ProcReader, ProcessTable } from "./proc/reader";
 import { reapGroup, type ReaperIo } from "./reaper";
 import { classify, EMPTY_TREE_MEMORY, type Snapshot, type TreeMemory } from "./tree";
@@ -65,7 +65,7 @@ export class Monitor {
     const started = this.deps.now();
     const deadline = started + scanBudgetMs(this.settings.intervalMs);
     try {
-      const table = this.deps.reader.scan({ expired: () => this.deps.now() >= deadline });
+      const table = this.deps.reader.scan({ expired: () => this.deps.now() >= deadline }, anonymousMemoryGate(this.settings));
       const snapshot = classify(table, { matcher: this.matcher, selfPid: this.deps.selfPid }, this.treeMemory);
       this.treeMemory = snapshot.memory;
       const { decisions, memory, emergency, unresolved } = decide({
@@ -216,9 +216,10 @@ export class Monitor {
     const at = this.deps.clock();
     const figures = {
       tasks: snapshot.tasks,
+      anonymousBytes: snapshot.anonymousBytes ?? null,
       rssBytes: snapshot.rssBytes,
       emergencyTasks: this.settings.emergencyTasks,
-      emergencyRssBytes: this.settings.emergencyRssBytes,
+      emergencyAnonymousBytes: this.settings.emergencyAnonymousBytes,
     };
     if (emergency !== this.emergency) {
       writeRecord(this.deps.write, eventRecord(at, emergency ? "emergency-start" : "emergency-end", figures));

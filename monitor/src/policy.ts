@@ -11,7 +11,9 @@
  * default). Orphans are what MetaMCP lost track of: reaping them costs nothing.
  *
  * Rules, in order:
- * 1. Emergency: tasks (what a pids limit counts) or RSS at or above its threshold. Every orphaned
+ * 1. Emergency: tasks (what a pids limit counts) or anonymous memory (RssAnon summed: what the
+ *    memory cgroup must keep charged; not RSS, which counts the pages Node processes share once
+ *    per process) at or above its threshold. Every orphaned
  *    group goes at once; then the heaviest groups first, whatever their command line (a runaway
  *    in a session of its own matches no pattern), until what remains is below the release level,
  *    keeping at least the floor of live MCP groups. Groups being reaped count as gone already, so
@@ -44,8 +46,8 @@ export interface PolicySettings {
   rssBudgetBytes: number;
   /** Tasks at which the emergency starts; 0: off. */
   emergencyTasks: number;
-  /** RSS (bytes) at which the emergency starts; 0: off. */
-  emergencyRssBytes: number;
+  /** Anonymous memory (bytes, RssAnon summed over the watched processes) at which the emergency starts; 0: off. */
+  emergencyAnonymousBytes: number;
   /** Live MCP groups the emergency keeps. */
   emergencyFloor: number;
 }
@@ -148,21 +150,42 @@ interface Measure {
   threshold: number;
   release: number;
   of: (group: Group) => number;
-  /** "62 tasks", "3.1 GiB RSS" for a value; "50", "3.0 GiB" for a threshold. */
+  /** "62 tasks", "3174.4 MiB anonymous memory" for a value; "50", "3072.0 MiB" for a threshold. */
   text: (value: number) => string;
   limit: (value: number) => string;
 }
 
+/** Where an emergency measure ends once started: EMERGENCY_RELEASE_SHARE of its threshold. */
+function releaseLevel(threshold: number): number {
+  return Math.ceil(threshold * EMERGENCY_RELEASE_SHARE);
+}
+
+/**
+ * The RSS sum from which the anonymous memory must be read (Infinity: never, the measure is off).
+ * Anonymous memory is part of RSS, so while the RSS sum is below the release level the anonymous
+ * sum is too, and cannot start or hold an emergency: normal scans skip the second read.
+ */
+export function anonymousMemoryGate(settings: Pick<PolicySettings, "emergencyAnonymousBytes">): number {
+  return settings.emergencyAnonymousBytes > 0 ? releaseLevel(settings.emergencyAnonymousBytes) : Infinity;
+}
+
 function emergencyMeasures(snapshot: Snapshot, settings: PolicySettings): Measure[] {
   const measures: Measure[] = [];
-  const release = (threshold: number) => Math.ceil(threshold * EMERGENCY_RELEASE_SHARE);
   if (settings.emergencyTasks > 0) {
     const threshold = settings.emergencyTasks;
-    measures.push({ value: snapshot.tasks, threshold, release: release(threshold), of: (g) => g.tasks, text: (v) => `${v} tasks`, limit: String });
+    measures.push({ value: snapshot.tasks, threshold, release: releaseLevel(threshold), of: (g) => g.tasks, text: (v) => `${v} tasks`, limit: String });
   }
-  if (settings.emergencyRssBytes > 0) {
-    const threshold = settings.emergencyRssBytes;
-    measures.push({ value: snapshot.rssBytes, threshold, release: release(threshold), of: (g) => g.rssBytes, text: (v) => `${mib(v)} RSS`, limit: mib });
+  if (settings.emergencyAnonymousBytes > 0) {
+    const threshold = settings.emergencyAnonymousBytes;
+    // Unread, the anonymous figures are bounded by the RSS ones, which were below the gate (anonymousMemoryGate).
+    measures.push({
+      value: snapshot.anonymousBytes ?? snapshot.rssBytes,
+      threshold,
+      release: releaseLevel(threshold),
+      of: (g) => g.anonymousBytes ?? g.rssBytes,
+      text: (v) => `${mib(v)} anonymous memory`,
+      limit: mib,
+    });
   }
   return measures;
 }
@@ -216,7 +239,7 @@ function emergencySweep(measures: Measure[], { snapshot, memory, reaping, orphan
     decisions.push({
       group,
       reason: "emergency",
-      detail: `${why}; ${group.state === "live" ? "live MCP group" : "not an MCP server"}, holds ${group.tasks} tasks and ${mib(group.rssBytes)}`,
+      detail: `${why}; ${group.state === "live" ? "live MCP group" : "not an MCP server"}, holds ${group.tasks} tasks and ${holding(group)}`,
     });
     take(group);
     if (group.state === "live") liveLeft--;
@@ -273,6 +296,10 @@ function byIdleness(groups: Group[], memory: PolicyMemory): Group[] {
   return [...groups].sort(
     (a, b) => memory.get(a.sid)!.lastActiveMs - memory.get(b.sid)!.lastActiveMs || a.startTime - b.startTime || a.sid - b.sid,
   );
+}
+
+function holding(group: Group): string {
+  return group.anonymousBytes === undefined ? `${mib(group.rssBytes)} RSS` : `${mib(group.anonymousBytes)} anonymous memory (${mib(group.rssBytes)} RSS)`;
 }
 
 function seconds(ms: number): string {

@@ -51,6 +51,8 @@ export interface Group {
   /** Start time (ticks after boot) of the oldest member; older groups go first when all else is equal. */
   startTime: number;
   rssBytes: number;
+  /** Its members' anonymous memory (RssAnon) summed; undefined on scans that did not read it (see Snapshot). */
+  anonymousBytes: number | undefined;
   /** Threads of its members plus its zombies: what it holds of a pids limit. */
   tasks: number;
   cpuTicks: number;
@@ -136,8 +138,19 @@ export interface Snapshot {
   processes: number;
   /** Processes plus threads, the monitor's own excepted: what the target container's pids limit counts. */
   tasks: number;
-  /** Resident memory of every process, the monitor's own excepted (it is charged to its own container). */
+  /**
+   * Resident memory of every process, the monitor's own excepted (it is charged to its own
+   * container). Pages shared between processes (the node binary's, ~45 MiB per Node process) count
+   * once per process here, so this is well above what the memory cgroup charges.
+   */
   rssBytes: number;
+  /**
+   * Resident anonymous memory (RssAnon) of every process, the monitor's own excepted: what the
+   * memory cgroup must keep charged, with no swap, and what the emergency's memory measure watches.
+   * Undefined when the reader did not read it this scan: it does so only once the RSS sum (which
+   * is never below it) reaches the level where it matters.
+   */
+  anonymousBytes: number | undefined;
   /** The main server (MetaMCP's backend), found by structure; undefined when there is none. */
   mainPid: number | undefined;
   /** Every live process whose command line matches the main pattern: more than one means impostors. */
@@ -181,11 +194,14 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   const sessions = new Map<number, ProcessInfo[]>();
   const mainPatternPids: number[] = [];
   const zombieProcesses: ProcessInfo[] = [];
+  const anonymous = table.anonymousRead;
   let rssBytes = 0;
+  let anonymousBytes = 0;
   let tasks = 0;
   for (const process of table.processes) {
     byPid.set(process.pid, process);
     rssBytes += process.rssBytes;
+    if (anonymous) anonymousBytes += process.anonymousBytes;
     tasks += Math.max(process.threads, 1);
     if (process.state === "Z") zombieProcesses.push(process);
     else if (isMain(process)) mainPatternPids.push(process.pid);
@@ -199,6 +215,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   for (const process of selfSid === undefined ? [] : sessions.get(selfSid)!) {
     tasks -= Math.max(process.threads, 1);
     rssBytes -= process.rssBytes;
+    if (anonymous) anonymousBytes -= process.anonymousBytes;
   }
 
   const pid1 = byPid.get(1);
@@ -259,7 +276,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   const groups: Group[] = [];
   const others: Group[] = [];
   for (const root of roots) {
-    const group = buildGroup(root, attached.get(root), sessions, isMcp, main?.pid);
+    const group = buildGroup(root, attached.get(root), sessions, isMcp, main?.pid, anonymous);
     if (!group) continue; // nothing but zombies: nothing to signal
     group.ageSeconds = Math.max(0, table.uptimeSeconds - group.startTime / CLOCK_TICKS_PER_SECOND);
     if (group.state === "other") {
@@ -301,6 +318,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
     processes: table.processes.length,
     tasks,
     rssBytes,
+    anonymousBytes: anonymous ? anonymousBytes : undefined,
     mainPid: main?.pid,
     mainPatternPids,
     protectedSessions: [...protectedSessions].sort((a, b) => a - b),
@@ -336,6 +354,7 @@ function buildGroup(
   sessions: ReadonlyMap<number, ProcessInfo[]>,
   isMcp: (p: ProcessInfo) => boolean,
   mainPid: number | undefined,
+  anonymous: boolean,
 ): Group | undefined {
   const group: Group = {
     sid: root,
@@ -347,6 +366,7 @@ function buildGroup(
     ageSeconds: 0,
     startTime: 0,
     rssBytes: 0,
+    anonymousBytes: anonymous ? 0 : undefined,
     tasks: 0,
     cpuTicks: 0,
     state: "live",
@@ -362,6 +382,7 @@ function buildGroup(
       if (process.pid === root) group.leader = process;
       if (!oldest || process.startTime < oldest.startTime) oldest = process;
       group.rssBytes += process.rssBytes;
+      if (anonymous) group.anonymousBytes! += process.anonymousBytes;
       group.cpuTicks += process.cpuTicks;
       if (!group.pgids.includes(process.pgid)) group.pgids.push(process.pgid);
     }
@@ -382,6 +403,7 @@ function merge(into: Group, other: Group): void {
   for (const pgid of other.pgids) if (!into.pgids.includes(pgid)) into.pgids.push(pgid);
   into.pgids.sort((a, b) => a - b);
   into.rssBytes += other.rssBytes;
+  if (into.anonymousBytes !== undefined) into.anonymousBytes += other.anonymousBytes ?? 0;
   into.tasks += other.tasks;
   into.cpuTicks += other.cpuTicks;
 }

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { parseCmdline, parseStat, parseStatusCapEff, parseStatusRssKb, parseStatusUid, parseUptime } from "../../monitor/src/proc/parse";
+import { parseCmdline, parseStat, parseStatmAnonymousPages, parseStatusCapEff, parseStatusRssKb, parseStatusUid, parseUptime } from "../../monitor/src/proc/parse";
 import { COMMAND_LINE_LIMIT } from "../../monitor/src/patterns";
 import { detectPageSize, ProcReader } from "../../monitor/src/proc/reader";
 import { mcpGroup, metamcpBase, PAGE, proc, UPTIME, writeProcess, writeProcTree } from "./support/fixtures";
@@ -21,6 +21,7 @@ describe("parseStat", () => {
       cmdlineTruncated: false,
       cmdlinePending: false,
       rssBytes: 0,
+      anonymousBytes: 0,
       pid: 4242,
       comm: "node",
       state: "S",
@@ -53,6 +54,20 @@ describe("parseStat", () => {
     ["garbage numbers", SLEEP_STAT.replace(" 36366 ", " x ")],
   ])("refuses %s text", (_, text) => {
     expect(parseStat(text)).toBeUndefined();
+  });
+});
+
+describe("parseStatmAnonymousPages", () => {
+  const read = (text: string) => parseStatmAnonymousPages(Buffer.from(text, "latin1"), text.length);
+
+  it("takes resident minus shared pages from a real line", () => {
+    // A Node process: 24,576 pages resident, 11,520 of them file-backed (the node binary, libraries).
+    expect(read("281364 24576 11520 11316 0 30254 0\n")).toBe(13056);
+    expect(read("0 0 0 0 0 0 0\n")).toBe(0); // a zombie has no memory
+  });
+
+  it.each([["empty", ""], ["one field", "281364\n"], ["garbage", "281364 x 11520 11316 0 30254 0\n"]])("refuses %s text", (_, text) => {
+    expect(read(text)).toBeUndefined();
   });
 });
 
@@ -94,9 +109,31 @@ describe.each([
     writeProcTree(root, processes);
     fs.mkdirSync(path.join(root, "self")); // non-pid entries are skipped
     fs.writeFileSync(path.join(root, "meminfo"), "");
-    const scanned = new ProcReader(root, PAGE, { keepDescriptors }).scan();
+    const scanned = new ProcReader(root, PAGE, { keepDescriptors }).scan(undefined, 0);
     expect(scanned.uptimeSeconds).toBe(UPTIME);
     expect(scanned.processes.sort((a, b) => a.pid - b.pid)).toEqual(processes.sort((a, b) => a.pid - b.pid));
+    expect(scanned).toMatchObject({ rssBytes: processes.reduce((sum, p) => sum + p.rssBytes, 0), anonymousRead: true });
+  });
+
+  it("reads anonymous memory only when the RSS sum reaches the level asked for, and afresh each time", () => {
+    const node = proc({ pid: 40, ppid: 1, cmd: "node server.js", rssMiB: 100, anonMiB: 55 });
+    const shell = proc({ pid: 41, ppid: 40, cmd: "sh -c x", rssMiB: 2, anonMiB: 0.5 });
+    writeProcTree(root, [node, shell]);
+    const reader = new ProcReader(root, PAGE, { keepDescriptors });
+    const rss = node.rssBytes + shell.rssBytes;
+    const below = reader.scan(undefined, rss + 1);
+    expect(below).toMatchObject({ rssBytes: rss, anonymousRead: false });
+    expect(below.processes.map((p) => p.anonymousBytes)).toEqual([0, 0]);
+    expect(reader.scan(undefined, rss).processes.map((p) => p.anonymousBytes / 1024 ** 2)).toEqual([55, 0.5]);
+    writeProcess(root, { ...node, anonymousBytes: 80 * 1024 ** 2 });
+    expect(reader.scan(undefined, rss).processes[0].anonymousBytes).toBe(80 * 1024 ** 2);
+    if (keepDescriptors) expect(reader.openDescriptors).toBe(4); // stat and statm of each
+  });
+
+  it("counts no anonymous memory for a process whose statm is gone", () => {
+    writeProcTree(root, [proc({ pid: 42, ppid: 1, cmd: "sleep 1", rssMiB: 3 })]);
+    fs.rmSync(path.join(root, "42", "statm"));
+    expect(new ProcReader(root, PAGE, { keepDescriptors }).scan(undefined, 0).processes[0]).toMatchObject({ rssBytes: 3 * 1024 ** 2, anonymousBytes: 0 });
   });
 
   it("shows a zombie's command line as [comm], as ps does", () => {
@@ -200,27 +237,31 @@ describe.each([
 });
 
 describe("ProcReader on this machine's /proc", () => {
-  it("finds a child process, then forgets it and closes its descriptor once it has exited", async () => {
+  it("finds a child process and its anonymous memory, then forgets it and closes its descriptors once it has exited", async () => {
     const child = spawn("sleep", ["30"]);
     const reader = new ProcReader("/proc", 4096);
     try {
       await new Promise((resolve) => child.once("spawn", resolve));
-      const found = reader.scan().processes.find((p) => p.pid === child.pid);
+      const found = reader.scan(undefined, 0).processes.find((p) => p.pid === child.pid)!;
       expect(found).toMatchObject({ ppid: process.pid, comm: "sleep", cmdline: "sleep 30" });
-      const statPath = `/proc/${child.pid}/stat`;
-      const heldOpen = () =>
+      // sleep's resident pages are mostly libc and its own binary, mapped from files: not anonymous.
+      expect(found.anonymousBytes).toBeGreaterThan(0);
+      expect(found.anonymousBytes).toBeLessThan(found.rssBytes);
+      const heldOpen = (file: string) =>
         fs.readdirSync("/proc/self/fd").some((fd) => {
           try {
-            return fs.readlinkSync(`/proc/self/fd/${fd}`) === statPath;
+            return fs.readlinkSync(`/proc/self/fd/${fd}`) === `/proc/${child.pid}/${file}`;
           } catch {
             return false;
           }
         });
-      expect(heldOpen()).toBe(true);
+      expect(heldOpen("stat")).toBe(true);
+      expect(heldOpen("statm")).toBe(true);
       child.kill();
       await new Promise((resolve) => child.once("exit", resolve));
-      expect(reader.scan().processes.some((p) => p.pid === child.pid)).toBe(false);
-      expect(heldOpen()).toBe(false);
+      expect(reader.scan(undefined, 0).processes.some((p) => p.pid === child.pid)).toBe(false);
+      expect(heldOpen("stat")).toBe(false);
+      expect(heldOpen("statm")).toBe(false);
     } finally {
       child.kill();
       reader.close();

@@ -1,5 +1,5 @@
 /**
- * Parsers for the text of /proc/<pid>/{stat,status,cmdline}. Pure, so the tests feed them fixtures
+ * Parsers for the text of /proc/<pid>/{stat,statm,status,cmdline}. Pure, so the tests feed them fixtures
  * copied from real processes, including the awkward ones (spaces and parentheses in the name).
  */
 
@@ -37,6 +37,11 @@ export interface ProcessInfo extends ProcStat {
   /** Not read yet: the scan ran out of time first (the reader reads it on a later scan); `cmdline` is "[comm]". */
   cmdlinePending: boolean;
   rssBytes: number;
+  /**
+   * Resident anonymous memory (statm's resident minus shared pages: RssAnon), in bytes. Read only on
+   * scans whose table says `anonymousRead`; on other scans it holds whatever an earlier one read.
+   */
+  anonymousBytes: number;
 }
 
 /**
@@ -49,6 +54,7 @@ export function parseStat(text: string): ProcessInfo | undefined {
 }
 
 const SPACE = 0x20;
+const NEWLINE = 0x0a;
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const OPEN = 0x28;
@@ -114,7 +120,34 @@ export function parseStatBuffer(buffer: Buffer, length: number, into?: ProcessIn
     cmdlineTruncated: false,
     cmdlinePending: false,
     rssBytes: 0,
+    anonymousBytes: 0,
   };
+}
+
+/**
+ * Resident anonymous pages from /proc/<pid>/statm ("size resident shared text lib data dt", in
+ * pages): resident minus shared, where shared counts file-backed pages and shared memory (shmem).
+ * What is left is the process's own memory (heap, stacks), which the memory cgroup must keep
+ * charged with no swap to go to. File pages (the node binary, libraries) are mapped by every
+ * process that uses them but charged once, and clean ones are dropped under pressure before
+ * anything is OOM-killed. Undefined for text that is not a statm line.
+ */
+export function parseStatmAnonymousPages(buffer: Buffer, length: number): number | undefined {
+  const sizeEnd = fieldEnd(buffer, 0, length);
+  const residentEnd = fieldEnd(buffer, sizeEnd + 1, length);
+  const sharedEnd = fieldEnd(buffer, residentEnd + 1, length);
+  const size = readInt(buffer, 0, sizeEnd);
+  const resident = readInt(buffer, sizeEnd + 1, residentEnd);
+  const shared = readInt(buffer, residentEnd + 1, sharedEnd);
+  if (Number.isNaN(size) || Number.isNaN(resident) || Number.isNaN(shared)) return undefined;
+  return Math.max(0, resident - shared);
+}
+
+/** Where the space- or newline-ended field starting at `start` ends. */
+function fieldEnd(buffer: Buffer, start: number, length: number): number {
+  let end = start;
+  while (end < length && buffer[end] !== SPACE && buffer[end] !== NEWLINE) end++;
+  return end;
 }
 
 /** One-letter state strings by byte, so a state costs no allocation. */

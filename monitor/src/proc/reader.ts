@@ -5,6 +5,10 @@
  * process had last scan; and command lines are read only when a process is first seen, or after it
  * execs (same pid and start time, new name), into one reused buffer.
  *
+ * Anonymous memory (statm) costs a second read per process, and only the emergency's memory measure
+ * needs it: it is read only on scans whose RSS sum, which can only be larger, has reached the level
+ * the caller names (scan()'s `readAnonymousFrom`), through a second descriptor kept the same way.
+ *
  * A process chooses its own command line, so only its first COMMAND_LINE_LIMIT bytes are read and
  * kept (enough to recognise any server, and a bound on the memory 64 KiB lines could take), and
  * reading them stops when the scan's time budget is spent (see scan()).
@@ -20,7 +24,7 @@
  */
 import * as fs from "node:fs";
 import { COMMAND_LINE_LIMIT } from "../patterns";
-import { parseCmdline, parseStatBuffer, parseStatusRssKb, parseUptime, type ProcessInfo } from "./parse";
+import { parseCmdline, parseStatBuffer, parseStatmAnonymousPages, parseStatusRssKb, parseUptime, type ProcessInfo } from "./parse";
 
 export type { ProcessInfo } from "./parse";
 
@@ -32,6 +36,10 @@ export interface ProcessTable {
   unreadable: number;
   /** Processes whose command line this scan had no time left to read; a later scan reads them. */
   pendingCommandLines: number;
+  /** Every process's RSS, summed. */
+  rssBytes: number;
+  /** Whether this scan read each process's `anonymousBytes` (else they are stale). */
+  anonymousRead: boolean;
 }
 
 /** Tells a scan when to stop reading command lines. */
@@ -53,6 +61,8 @@ const OUT_OF_DESCRIPTORS = new Set(["EMFILE", "ENFILE"]);
 interface Tracked {
   /** Open descriptor on its stat file, or -1 when descriptors are not kept. */
   fd: number;
+  /** Open descriptor on its statm file, opened the first time anonymous memory is read; -1 until then. */
+  statmFd: number;
   /** The process, updated in place each scan (the scan's tables hold these same objects). */
   info: ProcessInfo;
   seenInScan: number;
@@ -80,13 +90,16 @@ export class ProcReader {
    * Stats are always read: the process tree must be whole. Command lines are what a hostile
    * process can make expensive (many new processes, or exec after exec), so once `budget` has
    * expired they are left for a later scan: such a process carries `cmdlinePending` meanwhile.
+   *
+   * Anonymous memory is read too when the RSS sum is at or above `readAnonymousFrom` bytes.
    */
-  scan(budget: ScanBudget = NO_BUDGET): ProcessTable {
+  scan(budget: ScanBudget = NO_BUDGET, readAnonymousFrom = Infinity): ProcessTable {
     const scan = ++this.scanNumber;
     const uptimeSeconds = this.readUptime();
     const processes: ProcessInfo[] = [];
     let unreadable = 0;
     let pendingCommandLines = 0;
+    let rssBytes = 0;
     for (const name of fs.readdirSync(this.root)) {
       const first = name.charCodeAt(0);
       if (first < 48 || first > 57) continue; // not a pid directory
@@ -100,6 +113,7 @@ export class ProcReader {
           if (known.info.cmdlinePending && !this.fillCmdline(pid, known, budget)) continue; // gone meanwhile
           known.seenInScan = scan;
           known.info.rssBytes = known.info.rssPages * this.pageSize;
+          rssBytes += known.info.rssBytes;
           if (known.info.cmdlinePending) pendingCommandLines++;
           processes.push(known.info); // the hot path: one pread, no allocation
           continue;
@@ -110,13 +124,37 @@ export class ProcReader {
       if (info === "denied") unreadable++;
       if (typeof info === "object") {
         if (info.cmdlinePending) pendingCommandLines++;
+        rssBytes += info.rssBytes;
         processes.push(info);
       }
     }
     for (const [pid, entry] of this.tracked) {
       if (entry.seenInScan !== scan) this.forget(pid, entry);
     }
-    return { processes, uptimeSeconds, unreadable, pendingCommandLines };
+    const anonymousRead = rssBytes >= readAnonymousFrom;
+    if (anonymousRead) for (const info of processes) this.readAnonymous(info);
+    return { processes, uptimeSeconds, unreadable, pendingCommandLines, rssBytes, anonymousRead };
+  }
+
+  /**
+   * A process's anonymous memory, through its kept statm descriptor (opened on first use). A process
+   * gone since its stat was read holds none; so does one whose statm cannot be read.
+   */
+  private readAnonymous(info: ProcessInfo): void {
+    const entry = this.tracked.get(info.pid)!;
+    const path = `${this.root}/${info.pid}/statm`;
+    if (entry.statmFd < 0 && this.keepDescriptors) {
+      const fd = this.openToKeep(path);
+      if (typeof fd === "number") entry.statmFd = fd;
+      // Opened by path: only if the process we hold still lives was its pid not reused meanwhile.
+      if (typeof fd === "number" && this.statNow(info.pid, entry.fd) === undefined) {
+        info.anonymousBytes = 0;
+        return;
+      }
+    }
+    const result = entry.statmFd >= 0 ? this.readOpen(entry.statmFd, this.buffer) : this.readFile(path, this.buffer);
+    const pages = "error" in result ? undefined : parseStatmAnonymousPages(this.buffer, result.length);
+    info.anonymousBytes = (pages ?? 0) * this.pageSize;
   }
 
   /**
@@ -128,7 +166,7 @@ export class ProcReader {
     if (!entry) {
       const opened = this.openStat(pid);
       if (typeof opened !== "object") return opened;
-      entry = { fd: opened.fd, info: opened.stat, seenInScan: scan };
+      entry = { fd: opened.fd, statmFd: -1, info: opened.stat, seenInScan: scan };
     }
     if (!this.fillCmdline(pid, entry, budget)) return "gone";
     const { info } = entry;
@@ -176,10 +214,10 @@ export class ProcReader {
     return this.tracked.size;
   }
 
-  /** Open descriptors kept on stat files. */
+  /** Open descriptors kept on stat and statm files. */
   get openDescriptors(): number {
     let count = 0;
-    for (const entry of this.tracked.values()) if (entry.fd >= 0) count++;
+    for (const entry of this.tracked.values()) count += (entry.fd >= 0 ? 1 : 0) + (entry.statmFd >= 0 ? 1 : 0);
     return count;
   }
 
@@ -207,33 +245,36 @@ export class ProcReader {
 
   /** Opens a process's stat file, reads it, and keeps the descriptor if we can. */
   private openStat(pid: number): { stat: ProcessInfo; fd: number } | "gone" | "denied" {
-    const path = `${this.root}/${pid}/stat`;
-    if (!this.keepDescriptors) {
-      const stat = this.readStat(pid);
-      return typeof stat === "object" ? { stat, fd: -1 } : stat;
-    }
-    let fd: number;
-    try {
-      fd = fs.openSync(path, "r");
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? "";
-      if (OUT_OF_DESCRIPTORS.has(code)) {
-        this.keepDescriptors = false;
-        return this.openStat(pid);
+    if (this.keepDescriptors) {
+      const fd = this.openToKeep(`${this.root}/${pid}/stat`);
+      if (typeof fd === "number") {
+        const stat = this.readKept(fd);
+        if (stat !== undefined) return { stat, fd };
+        fs.closeSync(fd);
+        return "gone";
       }
-      return failure(err).error;
+      if (fd !== "not-kept") return fd;
     }
-    const stat = this.readKept(fd);
-    if (stat === undefined) {
-      fs.closeSync(fd);
-      return "gone";
+    const stat = this.readStat(pid);
+    return typeof stat === "object" ? { stat, fd: -1 } : stat;
+  }
+
+  /** A descriptor to keep; "not-kept" when descriptors ran out (from then on every file is read by path). */
+  private openToKeep(path: string): number | "gone" | "denied" | "not-kept" {
+    try {
+      return fs.openSync(path, "r");
+    } catch (err) {
+      if (!OUT_OF_DESCRIPTORS.has((err as NodeJS.ErrnoException).code ?? "")) return failure(err).error;
+      this.keepDescriptors = false;
+      return "not-kept";
     }
-    return { stat, fd };
   }
 
   private forget(pid: number, entry: Tracked): void {
     if (entry.fd >= 0) fs.closeSync(entry.fd);
+    if (entry.statmFd >= 0) fs.closeSync(entry.statmFd);
     entry.fd = -1;
+    entry.statmFd = -1;
     if (this.tracked.get(pid) === entry) this.tracked.delete(pid);
   }
 
@@ -253,11 +294,18 @@ export class ProcReader {
       return failure(err);
     }
     try {
+      return this.readOpen(fd, buffer);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Reads an open file from its start into `buffer`. */
+  private readOpen(fd: number, buffer: Buffer): { length: number } | { error: "gone" | "denied" } {
+    try {
       return { length: fs.readSync(fd, buffer, 0, buffer.length, 0) };
     } catch (err) {
       return failure(err);
-    } finally {
-      fs.closeSync(fd);
     }
   }
 
