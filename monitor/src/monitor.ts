@@ -140,6 +140,7 @@ export class Monitor {
    * reason is logged once while the group lasts, keeping a long dry run's log readable.
    */
   private firstDryRuns(decisions: Decision[], snapshot: Snapshot): Decision[] {
+    if (decisions.length === 0 && this.dryRunReported.size === 0) return decisions; // nothing to log, nothing to forget
     const present = new Set([...snapshot.groups, ...snapshot.others].map((g) => `${g.sid}:${g.startTime}`));
     for (const key of this.dryRunReported) {
       if (!present.has(key.slice(0, key.lastIndexOf(":")))) this.dryRunReported.delete(key);

@@ -98,14 +98,19 @@ export interface PolicyOutput {
 
 export function decide({ nowMs, snapshot, settings, memory, reaping, emergency: wasEmergency = false }: PolicyInput): PolicyOutput {
   const nextMemory = remember(nowMs, [snapshot.groups, snapshot.others], memory);
-  const candidates = snapshot.groups.filter((g) => !reaping.has(g.sid));
-  const orphaned = candidates.filter((g) => g.state === "orphaned");
-  const live = byIdleness(candidates.filter((g) => g.state === "live"), nextMemory);
+  const orphaned: Group[] = [];
+  const liveGroups: Group[] = [];
+  for (const group of snapshot.groups) {
+    if (reaping.has(group.sid)) continue;
+    if (group.state === "orphaned") orphaned.push(group);
+    else if (group.state === "live") liveGroups.push(group);
+  }
   const cap = settings.maxGroups === "off" ? Infinity : settings.maxGroups;
 
   const measures = emergencyMeasures(snapshot, settings);
   const emergency = measures.some((m) => m.value >= m.threshold) || (wasEmergency && measures.some((m) => m.value >= m.release));
   if (emergency) {
+    const live = byIdleness(liveGroups, nextMemory);
     const sweep = { snapshot, memory: nextMemory, reaping, orphaned, live, keep: Math.min(settings.emergencyFloor, cap) };
     const { decisions, unresolved } = emergencySweep(measures, sweep);
     return { decisions, memory: nextMemory, emergency, unresolved };
@@ -123,6 +128,9 @@ export function decide({ nowMs, snapshot, settings, memory, reaping, emergency: 
     }
   }
 
+  // The cap and the budget are off by default: then nothing needs the live groups in order.
+  if (cap === Infinity && settings.rssBudgetBytes <= 0) return { decisions, memory: nextMemory, emergency, unresolved: false };
+  const live = byIdleness(liveGroups, nextMemory);
   const overCap = Math.max(0, live.length - cap);
   for (const group of live.slice(0, overCap)) {
     decisions.push({ group, reason: "over-cap", detail: `${live.length} live groups > cap ${cap}` });

@@ -190,7 +190,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   const isMain = (p: ProcessInfo) => !p.cmdlinePending && matcher.isMain(p.cmdline);
   const nowTicks = Math.round(table.uptimeSeconds * CLOCK_TICKS_PER_SECOND);
 
-  const byPid = new Map<number, ProcessInfo>();
+  const { byPid } = table;
   const sessions = new Map<number, ProcessInfo[]>();
   const mainPatternPids: number[] = [];
   const zombieProcesses: ProcessInfo[] = [];
@@ -199,7 +199,6 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   let anonymousBytes = 0;
   let tasks = 0;
   for (const process of table.processes) {
-    byPid.set(process.pid, process);
     rssBytes += process.rssBytes;
     if (anonymous) anonymousBytes += process.anonymousBytes;
     tasks += Math.max(process.threads, 1);
@@ -374,19 +373,26 @@ function buildGroup(
     orphanDetail: undefined,
   };
   let oldest: ProcessInfo | undefined;
+  let zombies = 0;
   for (const sid of group.sessions) {
     for (const process of sessions.get(sid)!) {
       group.tasks += Math.max(process.threads, 1);
-      if (process.state === "Z") continue;
-      group.members.push(process);
+      if (process.state === "Z") {
+        zombies++;
+        continue;
+      }
       if (process.pid === root) group.leader = process;
       if (!oldest || process.startTime < oldest.startTime) oldest = process;
       group.rssBytes += process.rssBytes;
       if (anonymous) group.anonymousBytes! += process.anonymousBytes;
       group.cpuTicks += process.cpuTicks;
-      if (!group.pgids.includes(process.pgid)) group.pgids.push(process.pgid);
+      if (group.pgids.length === 0) group.pgids = [process.pgid]; // sized for the usual one
+      else if (!group.pgids.includes(process.pgid)) group.pgids.push(process.pgid);
     }
   }
+  // Most groups are one session with no zombie: its list (made this scan) is the members list.
+  if (attached === undefined && zombies === 0) group.members = sessions.get(root)!;
+  else for (const sid of group.sessions) for (const process of sessions.get(sid)!) if (process.state !== "Z") group.members.push(process);
   if (!oldest) return undefined;
   if (group.pgids.length > 1) group.pgids.sort((a, b) => a - b);
   group.startTime = oldest.startTime;
@@ -399,7 +405,7 @@ function buildGroup(
 
 function merge(into: Group, other: Group): void {
   into.sessions.push(...other.sessions);
-  into.members.push(...other.members);
+  into.members = [...into.members, ...other.members]; // a new list: it may be a session's own (buildGroup)
   for (const pgid of other.pgids) if (!into.pgids.includes(pgid)) into.pgids.push(pgid);
   into.pgids.sort((a, b) => a - b);
   into.rssBytes += other.rssBytes;
@@ -488,6 +494,7 @@ function orphanhood(
     return { reason: "leader-gone", detail: zombie ? `leader ${sid} is a zombie` : `leader ${sid} has exited` };
   }
   if (!main) return undefined;
+  if (leader.ppid === main.pid) return undefined; // how MetaMCP starts every server: no walk needed
   const seen = new Set<number>();
   for (let pid = leader.ppid; pid > 0 && !seen.has(pid); pid = byPid.get(pid)?.ppid ?? 0) {
     if (pid === main.pid) return undefined;

@@ -42,6 +42,11 @@ describe("parseStat", () => {
     expect(stat).toMatchObject({ pid: 7, state: "S", ppid: 1, pgid: 1, sid: 1, startTime: 36366, rssPages: 316 });
   });
 
+  it("reads a kernel thread's long name (up to 63 bytes), parentheses and all", () => {
+    const name = `kworker/u8:2-${"x) (".repeat(12)}ev`; // 63 bytes
+    expect(parseStat(SLEEP_STAT.replace("(sleep)", `(${name})`))).toMatchObject({ comm: name, state: "S", ppid: 1, startTime: 36366 });
+  });
+
   it("reads zombies", () => {
     const stat = parseStat("31 (sh) Z 20 20 20 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0 5000 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
     expect(stat).toMatchObject({ pid: 31, comm: "sh", state: "Z", ppid: 20, rssPages: 0 });
@@ -176,11 +181,13 @@ describe.each([
   it("forgets processes that exited, so the cache does not grow with churn", () => {
     writeProcTree(root, [...metamcpBase(), ...mcpGroup({ sid: 100 })]);
     const reader = new ProcReader(root, PAGE, { keepDescriptors });
-    reader.scan();
+    expect([...reader.scan().byPid.keys()].sort((a, b) => a - b)).toEqual([1, 10, 11, 12, 100, 101, 102]);
     expect(reader.trackedProcesses).toBe(7);
     for (const pid of [100, 101, 102]) fs.rmSync(path.join(root, String(pid)), { recursive: true });
-    reader.scan();
+    const after = reader.scan();
     expect(reader.trackedProcesses).toBe(4);
+    expect([...after.byPid.keys()].sort((a, b) => a - b)).toEqual([1, 10, 11, 12]);
+    expect(after.processes.every((p) => after.byPid.get(p.pid) === p)).toBe(true);
   });
 
   it("re-reads one stat for the reaper, reporting a vanished process as gone", () => {

@@ -59,6 +59,8 @@ const MINUS = 0x2d;
 const ZERO = 0x30;
 const OPEN = 0x28;
 const CLOSE = 0x29;
+/** The longest name stat holds: a kernel thread's (a process's is at most 15 bytes). */
+const MAX_NAME_BYTES = 64;
 
 /** Field number (0 = state) → slot: ppid, pgrp, session, utime, stime, num_threads, starttime, rss. */
 const WANTED_SLOT = new Int8Array(22).fill(-1);
@@ -73,8 +75,13 @@ const wanted = new Float64Array(8);
  * A line that does not parse leaves `into` partly written: the caller drops it.
  */
 export function parseStatBuffer(buffer: Buffer, length: number, into?: ProcessInfo): ProcessInfo | undefined {
-  const open = buffer.indexOf(OPEN);
-  const close = buffer.lastIndexOf(CLOSE, length - 1);
+  // Searched by hand, within the line: Buffer's indexOf is a call into C++, twice per process per scan.
+  let open = 0;
+  while (open < length && buffer[open] !== OPEN) open++;
+  // The name may hold ")" itself, so it ends at the LAST ")" of the line. The fields after it hold
+  // none, so that is the last one within a name's reach of "(".
+  let close = -1;
+  for (let i = open + 1, end = Math.min(length, open + 2 + MAX_NAME_BYTES); i < end; i++) if (buffer[i] === CLOSE) close = i;
   if (open < 2 || close < open || close + 3 >= length) return undefined;
   const pid = readInt(buffer, 0, open - 1);
   let position = close + 4; // start of field 1 (ppid)

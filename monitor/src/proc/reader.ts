@@ -30,6 +30,8 @@ export type { ProcessInfo } from "./parse";
 
 export interface ProcessTable {
   processes: ProcessInfo[];
+  /** The same processes by pid. The reader keeps this map from scan to scan (most processes stay), so read it before the next scan. */
+  byPid: ReadonlyMap<number, ProcessInfo>;
   /** Seconds since boot when the scan started, to turn start times into ages. */
   uptimeSeconds: number;
   /** Processes listed but not readable (permission). Vanished ones are simply absent. */
@@ -72,6 +74,8 @@ export class ProcReader {
   private readonly buffer = Buffer.allocUnsafe(4096);
   private readonly cmdlineBuffer = Buffer.allocUnsafe(COMMAND_LINE_LIMIT + 1);
   private readonly tracked = new Map<number, Tracked>();
+  /** The tracked processes' objects by pid: the table's byPid, kept up to date rather than built every scan. */
+  private readonly byPid = new Map<number, ProcessInfo>();
   private scanNumber = 0;
   private keepDescriptors: boolean;
 
@@ -128,12 +132,12 @@ export class ProcReader {
         processes.push(info);
       }
     }
-    for (const [pid, entry] of this.tracked) {
-      if (entry.seenInScan !== scan) this.forget(pid, entry);
+    for (const entry of this.tracked.values()) {
+      if (entry.seenInScan !== scan) this.forget(entry.info.pid, entry); // values(): no [pid, entry] pair made per process
     }
     const anonymousRead = rssBytes >= readAnonymousFrom;
     if (anonymousRead) for (const info of processes) this.readAnonymous(info);
-    return { processes, uptimeSeconds, unreadable, pendingCommandLines, rssBytes, anonymousRead };
+    return { processes, byPid: this.byPid, uptimeSeconds, unreadable, pendingCommandLines, rssBytes, anonymousRead };
   }
 
   /**
@@ -173,6 +177,7 @@ export class ProcReader {
     info.rssBytes = info.rssPages * this.pageSize;
     entry.seenInScan = scan;
     this.tracked.set(pid, entry);
+    this.byPid.set(pid, info);
     return info;
   }
 
@@ -276,6 +281,7 @@ export class ProcReader {
     entry.fd = -1;
     entry.statmFd = -1;
     if (this.tracked.get(pid) === entry) this.tracked.delete(pid);
+    if (this.byPid.get(pid) === entry.info) this.byPid.delete(pid);
   }
 
   private readUptime(): number {

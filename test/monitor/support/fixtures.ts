@@ -65,7 +65,8 @@ export function classifyOptions(): ClassifyOptions {
 /** A scan of these processes, their anonymous memory read (as when the RSS sum is near the threshold). */
 export function table(processes: ProcessInfo[]): ProcessTable {
   const rssBytes = processes.reduce((sum, p) => sum + p.rssBytes, 0);
-  return { processes, uptimeSeconds: UPTIME, unreadable: 0, pendingCommandLines: 0, rssBytes, anonymousRead: true };
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  return { processes, byPid, uptimeSeconds: UPTIME, unreadable: 0, pendingCommandLines: 0, rssBytes, anonymousRead: true };
 }
 
 /**
