@@ -7,7 +7,7 @@ import { eventRecord, reapRecord, writeRecord, zombieRecord, type Write } from "
 import type { Settings } from "./config";
 import { emptyMetricsState, recordOutcome, renderMetrics, scanFigures, type Health } from "./metrics";
 import { CommandMatcher } from "./patterns";
-import { anonymousMemoryGate, decide, type Decision, type GroupMemory } from "./policy";
+import { anonymousMemoryGate, decide, type Decision, type GroupMemory, type PolicyMemory } from "./policy";
 import type { ProcReader, ProcessTable } from "./proc/reader";
 import { reapGroup, type ReaperIo } from "./reaper";
 import { classify, EMPTY_TREE_MEMORY, type Snapshot, type TreeMemory } from "./tree";
@@ -37,7 +37,7 @@ export interface MonitorDeps {
 }
 
 export class Monitor {
-  private memory = new Map<number, GroupMemory>();
+  private memory: PolicyMemory = new Map<number, GroupMemory>();
   private treeMemory: TreeMemory = EMPTY_TREE_MEMORY;
   private readonly reaping = new Map<number, Promise<void>>();
   private reportedZombies = new Set<string>();

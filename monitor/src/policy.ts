@@ -89,8 +89,8 @@ export interface PolicyInput {
 
 export interface PolicyOutput {
   decisions: Decision[];
-  /** The memory to pass to the next scan. */
-  memory: Map<number, GroupMemory>;
+  /** The memory to pass to the next scan (the one passed in, when nothing changed). */
+  memory: PolicyMemory;
   emergency: boolean;
   /** An emergency holds and what may be reaped is not enough to end it (the rest is protected, or the floor). */
   unresolved: boolean;
@@ -260,7 +260,18 @@ function emergencySweep(measures: Measure[], { snapshot, memory, reaping, orphan
  * forgotten. A group whose memory would not change keeps its object (memories are never mutated):
  * most groups are idle, and a fresh object per group per scan is garbage the small heap pays for.
  */
-function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, previous: PolicyMemory): Map<number, GroupMemory> {
+function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, previous: PolicyMemory): PolicyMemory {
+  // The same groups, none with news (the usual scan): the memory is the last one, not a copy of it.
+  let count = 0;
+  const unchanged = groupLists.every((groups) =>
+    groups.every((group) => {
+      count++;
+      const before = previous.get(group.sid);
+      return before !== undefined && sameGroup(before, group) && carriesOver(before, group);
+    }),
+  );
+  if (unchanged && count === previous.size) return previous;
+
   const next = new Map<number, GroupMemory>();
   for (const groups of groupLists) {
     for (const group of groups) {
@@ -275,12 +286,12 @@ function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, pr
         });
         continue;
       }
-      const leaderStartTime = group.leader?.startTime ?? before.leaderStartTime;
-      const orphanedSinceMs = group.state === "orphaned" ? (before.orphanedSinceMs ?? nowMs) : undefined;
-      if (leaderStartTime === before.leaderStartTime && orphanedSinceMs === before.orphanedSinceMs && group.cpuTicks === before.cpuTicks) {
+      if (carriesOver(before, group)) {
         next.set(group.sid, before);
         continue;
       }
+      const leaderStartTime = group.leader?.startTime ?? before.leaderStartTime;
+      const orphanedSinceMs = group.state === "orphaned" ? (before.orphanedSinceMs ?? nowMs) : undefined;
       next.set(group.sid, {
         leaderStartTime,
         firstSeenMs: before.firstSeenMs,
@@ -291,6 +302,15 @@ function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, pr
     }
   }
   return next;
+}
+
+/** Nothing to note about the same group since `before`: its leader (if alive), its orphanhood and its CPU time are as they were. */
+function carriesOver(before: GroupMemory, group: Group): boolean {
+  return (
+    (group.leader === undefined || group.leader.startTime === before.leaderStartTime) &&
+    (group.state === "orphaned") === (before.orphanedSinceMs !== undefined) &&
+    group.cpuTicks === before.cpuTicks
+  );
 }
 
 /** A leader that exited cannot come back, and a live leader keeps its start time. */

@@ -337,7 +337,7 @@ function entryOf(processes: readonly ProcessInfo[], sid: number): ProcessInfo {
   let oldest: ProcessInfo | undefined;
   for (const p of processes) {
     if (p.pid === sid && p.state !== "Z") return p;
-    if (p.state !== "Z" && (!oldest || p.startTime < oldest.startTime)) oldest = p;
+    if (p.state !== "Z" && (!oldest || older(p, oldest))) oldest = p;
   }
   return oldest ?? processes[0];
 }
@@ -355,52 +355,60 @@ function buildGroup(
   mainPid: number | undefined,
   anonymous: boolean,
 ): Group | undefined {
-  const group: Group = {
-    sid: root,
-    sessions: attached ? [root, ...attached] : [root],
-    pgids: [],
-    members: [],
-    leader: undefined,
-    cmdline: "",
-    ageSeconds: 0,
-    startTime: 0,
-    rssBytes: 0,
-    anonymousBytes: anonymous ? 0 : undefined,
-    tasks: 0,
-    cpuTicks: 0,
-    state: "live",
-    orphanReason: undefined,
-    orphanDetail: undefined,
-  };
+  const sessionIds = attached ? [root, ...attached] : [root];
+  let leader: ProcessInfo | undefined;
   let oldest: ProcessInfo | undefined;
+  let pgids: number[] | undefined;
   let zombies = 0;
-  for (const sid of group.sessions) {
+  let tasks = 0;
+  let rssBytes = 0;
+  let anonymousBytes = 0;
+  let cpuTicks = 0;
+  for (const sid of sessionIds) {
     for (const process of sessions.get(sid)!) {
-      group.tasks += Math.max(process.threads, 1);
+      tasks += Math.max(process.threads, 1);
       if (process.state === "Z") {
         zombies++;
         continue;
       }
-      if (process.pid === root) group.leader = process;
-      if (!oldest || process.startTime < oldest.startTime) oldest = process;
-      group.rssBytes += process.rssBytes;
-      if (anonymous) group.anonymousBytes! += process.anonymousBytes;
-      group.cpuTicks += process.cpuTicks;
-      if (group.pgids.length === 0) group.pgids = [process.pgid]; // sized for the usual one
-      else if (!group.pgids.includes(process.pgid)) group.pgids.push(process.pgid);
+      if (process.pid === root) leader = process;
+      if (!oldest || older(process, oldest)) oldest = process;
+      rssBytes += process.rssBytes;
+      anonymousBytes += process.anonymousBytes; // meaningful only when the scan read it
+      cpuTicks += process.cpuTicks;
+      if (!pgids) pgids = [process.pgid]; // sized for the usual one
+      else if (!pgids.includes(process.pgid)) pgids.push(process.pgid);
     }
   }
+  if (!oldest || !pgids) return undefined;
+  if (pgids.length > 1) pgids.sort((a, b) => a - b);
   // Most groups are one session with no zombie: its list (made this scan) is the members list.
-  if (attached === undefined && zombies === 0) group.members = sessions.get(root)!;
-  else for (const sid of group.sessions) for (const process of sessions.get(sid)!) if (process.state !== "Z") group.members.push(process);
-  if (!oldest) return undefined;
-  if (group.pgids.length > 1) group.pgids.sort((a, b) => a - b);
-  group.startTime = oldest.startTime;
-  const structural = group.leader !== undefined && mainPid !== undefined && group.leader.ppid === mainPid;
-  const matching = group.leader && structural ? undefined : group.members.find(isMcp);
-  if (!structural && !matching) group.state = "other";
-  group.cmdline = shownCommandLine(group.leader ?? matching ?? oldest);
-  return group;
+  const members: ProcessInfo[] =
+    attached === undefined && zombies === 0 ? sessions.get(root)! : sessionIds.flatMap((sid) => sessions.get(sid)!.filter((p) => p.state !== "Z"));
+  const structural = leader !== undefined && mainPid !== undefined && leader.ppid === mainPid;
+  const matching = leader && structural ? undefined : members.find(isMcp);
+  return {
+    sid: root,
+    sessions: sessionIds,
+    pgids,
+    members,
+    leader,
+    cmdline: shownCommandLine(leader ?? matching ?? oldest),
+    ageSeconds: 0,
+    startTime: oldest.startTime,
+    rssBytes,
+    anonymousBytes: anonymous ? anonymousBytes : undefined,
+    tasks,
+    cpuTicks,
+    state: structural || matching ? "live" : "other",
+    orphanReason: undefined,
+    orphanDetail: undefined,
+  };
+}
+
+/** Started before, or at the same tick with a lower pid: "oldest" is the same whatever order processes come in. */
+function older(a: ProcessInfo, b: ProcessInfo): boolean {
+  return a.startTime < b.startTime || (a.startTime === b.startTime && a.pid < b.pid);
 }
 
 function merge(into: Group, other: Group): void {

@@ -393,4 +393,16 @@ describe("decide", () => {
     decide({ nowMs: 5_000, snapshot, settings: SETTINGS, memory, reaping: new Set() });
     expect(memory).toEqual(copy);
   });
+
+  it("hands back the memory it was given when no group has news, and a new one when one has", () => {
+    const memory = run([{ atMs: 0, groups: [live(100, { cpuTicks: 1 }), live(200)] }]).memory;
+    const decideOn = (groups: GroupSpec[]) =>
+      decide({ nowMs: 5_000, snapshot: classify(table([...metamcpBase(), ...groups.flatMap(mcpGroup)]), OPTIONS), settings: SETTINGS, memory, reaping: new Set() }).memory;
+    expect(decideOn([live(100, { cpuTicks: 1 }), live(200)])).toBe(memory);
+    const moved = decideOn([live(100, { cpuTicks: 2 }), live(200)]);
+    expect(moved).not.toBe(memory);
+    expect(moved.get(100)).toMatchObject({ cpuTicks: 2, lastActiveMs: 5_000 });
+    expect(moved.get(200)).toBe(memory.get(200));
+    expect([...decideOn([live(100, { cpuTicks: 1 })]).keys()]).toEqual([100]); // a group gone: forgotten
+  });
 });

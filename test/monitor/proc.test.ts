@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseCmdline, parseStat, parseStatmAnonymousPages, parseStatusCapEff, parseStatusRssKb, parseStatusUid, parseUptime } from "../../monitor/src/proc/parse";
 import { COMMAND_LINE_LIMIT } from "../../monitor/src/patterns";
-import { detectPageSize, ProcReader } from "../../monitor/src/proc/reader";
+import { detectPageSize, LIST_AT_LEAST_EVERY, parseLastPid, ProcReader } from "../../monitor/src/proc/reader";
 import { mcpGroup, metamcpBase, PAGE, proc, UPTIME, writeProcess, writeProcTree } from "./support/fixtures";
 
 // Real lines, copied from /proc on a Linux 6.x machine.
@@ -240,6 +240,68 @@ describe.each([
   it("detects this machine's page size from /proc/self", () => {
     expect(detectPageSize("/proc")).toBe(4096);
     expect(detectPageSize(root)).toBe(4096); // no self/: the fallback
+  });
+});
+
+describe("listing /proc only when the namespace's pid counter moved", () => {
+  let root: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "monitor-proc-"));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it("reads the last pid handed out from /proc/loadavg", () => {
+    expect(parseLastPid("0.20 0.18 0.12 1/80 11206\n")).toBe(11206);
+    expect(parseLastPid("0.20 0.18 0.12 1/80\n")).toBeUndefined();
+    expect(parseLastPid("")).toBeUndefined();
+  });
+
+  /** A fixture /proc that passes for our own namespace's: its `self` names our pid, its loadavg the counter. */
+  function ownProc(counter: number): ProcReader {
+    writeProcTree(root, [proc({ pid: 40, ppid: 1, cmd: "sleep 1000" })]);
+    fs.symlinkSync(String(process.pid), path.join(root, "self"));
+    fs.writeFileSync(path.join(root, "loadavg"), `0.00 0.00 0.00 1/2 ${counter}\n`);
+    // Opened per read: a fixture file removed stays readable through a kept descriptor, a real process's does not.
+    return new ProcReader(root, PAGE, { keepDescriptors: false });
+  }
+  const pids = (reader: ProcReader) => reader.scan().processes.map((p) => p.pid).sort((a, b) => a - b);
+
+  it("finds nothing new while the counter stands, and what is new once it moves", () => {
+    const reader = ownProc(40);
+    expect(pids(reader)).toEqual([40]);
+    writeProcess(root, proc({ pid: 41, ppid: 40, cmd: "sleep 1000" })); // as if created without the counter moving
+    expect(pids(reader)).toEqual([40]);
+    fs.writeFileSync(path.join(root, "loadavg"), "0.00 0.00 0.00 1/3 41\n");
+    expect(pids(reader)).toEqual([40, 41]);
+  });
+
+  it("still sees a known process exit while the counter stands", () => {
+    const reader = ownProc(40);
+    writeProcess(root, proc({ pid: 41, ppid: 40, cmd: "sleep 1000" }));
+    fs.writeFileSync(path.join(root, "loadavg"), "0.00 0.00 0.00 1/3 41\n");
+    expect(pids(reader)).toEqual([40, 41]);
+    fs.rmSync(path.join(root, "41"), { recursive: true });
+    expect(pids(reader)).toEqual([40]);
+    expect(reader.trackedProcesses).toBe(1);
+  });
+
+  it(`lists at least every ${LIST_AT_LEAST_EVERY} scans, in case the counter came full circle`, () => {
+    const reader = ownProc(40);
+    reader.scan();
+    writeProcess(root, proc({ pid: 41, ppid: 40, cmd: "sleep 1000" }));
+    const seen = Array.from({ length: LIST_AT_LEAST_EVERY }, () => pids(reader).includes(41));
+    expect(seen).toEqual([...Array(LIST_AT_LEAST_EVERY - 1).fill(false), true]);
+  });
+
+  it("always lists a /proc that is not of its own namespace", () => {
+    const reader = ownProc(40);
+    fs.rmSync(path.join(root, "self"));
+    fs.symlinkSync("1", path.join(root, "self"));
+    const other = new ProcReader(root, PAGE, { keepDescriptors: false });
+    other.scan();
+    writeProcess(root, proc({ pid: 41, ppid: 40, cmd: "sleep 1000" }));
+    expect(pids(other)).toEqual([40, 41]);
+    reader.close();
   });
 });
 

@@ -54,6 +54,19 @@ const NO_BUDGET: ScanBudget = { expired: () => false };
 /** Linux exposes times in /proc in USER_HZ, which is 100 on every architecture it runs containers on. */
 export const CLOCK_TICKS_PER_SECOND = 100;
 
+/** However still the pid counter stands, /proc is listed at least this often (in scans). */
+export const LIST_AT_LEAST_EVERY = 10;
+
+/** Counts of one scan, as it goes. */
+interface Tally {
+  /** The reader's list, overwritten from the start (it keeps its capacity), cut to `count` at the end. */
+  processes: ProcessInfo[];
+  count: number;
+  unreadable: number;
+  pendingCommandLines: number;
+  rssBytes: number;
+}
+
 /** Errors that mean "this process is gone" or "this one is not ours to read"; anything else is a real fault. */
 const GONE = new Set(["ENOENT", "ESRCH"]);
 const DENIED = new Set(["EACCES", "EPERM"]);
@@ -76,6 +89,12 @@ export class ProcReader {
   private readonly tracked = new Map<number, Tracked>();
   /** The tracked processes' objects by pid: the table's byPid, kept up to date rather than built every scan. */
   private readonly byPid = new Map<number, ProcessInfo>();
+  /** The table's list, refilled each scan. */
+  private readonly processes: ProcessInfo[] = [];
+  /** Descriptor on <root>/loadavg when the root is our own namespace's /proc (see mustList), else undefined. */
+  private pidCounter: number | undefined;
+  /** The pid counter and scan number at the last listing. */
+  private listedAt: { counter: number | undefined; scan: number } = { counter: undefined, scan: 0 };
   private scanNumber = 0;
   private keepDescriptors: boolean;
 
@@ -85,11 +104,12 @@ export class ProcReader {
     options: { keepDescriptors?: boolean } = {},
   ) {
     this.keepDescriptors = options.keepDescriptors ?? true;
+    this.pidCounter = ownNamespaceLoadavg(root);
   }
 
   /**
-   * Reads every process's stat (and, for new processes, the command line). The objects in the
-   * table are reused by the next scan: whatever must outlive a scan copies what it needs.
+   * Reads every process's stat (and, for new processes, the command line). The table, its list and
+   * its objects are reused by the next scan: whatever must outlive a scan copies what it needs.
    *
    * Stats are always read: the process tree must be whole. Command lines are what a hostile
    * process can make expensive (many new processes, or exec after exec), so once `budget` has
@@ -100,44 +120,79 @@ export class ProcReader {
   scan(budget: ScanBudget = NO_BUDGET, readAnonymousFrom = Infinity): ProcessTable {
     const scan = ++this.scanNumber;
     const uptimeSeconds = this.readUptime();
-    const processes: ProcessInfo[] = [];
-    let unreadable = 0;
-    let pendingCommandLines = 0;
-    let rssBytes = 0;
-    for (const name of fs.readdirSync(this.root)) {
-      const first = name.charCodeAt(0);
-      if (first < 48 || first > 57) continue; // not a pid directory
-      const pid = Number(name);
-      const known = this.tracked.get(pid);
-      if (known) {
-        const { startTime, comm } = known.info;
-        if (this.statNow(pid, known.fd, known.info) === undefined || known.info.startTime !== startTime) {
-          this.forget(pid, known); // gone; the pid is listed again, so a new process has it
-        } else if (known.info.comm === comm) {
-          if (known.info.cmdlinePending && !this.fillCmdline(pid, known, budget)) continue; // gone meanwhile
-          known.seenInScan = scan;
-          known.info.rssBytes = known.info.rssPages * this.pageSize;
-          rssBytes += known.info.rssBytes;
-          if (known.info.cmdlinePending) pendingCommandLines++;
-          processes.push(known.info); // the hot path: one pread, no allocation
-          continue;
-        }
-        // Same process, new name: it exec'd, and readNew reads its new command line.
+    const tally: Tally = { processes: this.processes, count: 0, unreadable: 0, pendingCommandLines: 0, rssBytes: 0 };
+    if (this.mustList()) {
+      for (const name of fs.readdirSync(this.root)) {
+        const first = name.charCodeAt(0);
+        if (first >= 48 && first <= 57) this.visit(Number(name), scan, budget, tally); // a pid directory
       }
-      const info = this.readNew(pid, scan, budget);
-      if (info === "denied") unreadable++;
-      if (typeof info === "object") {
-        if (info.cmdlinePending) pendingCommandLines++;
-        rssBytes += info.rssBytes;
-        processes.push(info);
-      }
+    } else {
+      // Nothing new can exist: the known processes are all there is. An entry set during this loop
+      // (a pid found reused, re-read) has been seen already.
+      this.tracked.forEach((entry) => entry.seenInScan !== scan && this.visit(entry.info.pid, scan, budget, tally));
     }
-    for (const entry of this.tracked.values()) {
-      if (entry.seenInScan !== scan) this.forget(entry.info.pid, entry); // values(): no [pid, entry] pair made per process
-    }
-    const anonymousRead = rssBytes >= readAnonymousFrom;
-    if (anonymousRead) for (const info of processes) this.readAnonymous(info);
+    tally.processes.length = tally.count;
+    // forEach, not for…of: no iterator result made per process.
+    this.tracked.forEach((entry) => entry.seenInScan !== scan && this.forget(entry.info.pid, entry));
+    const anonymousRead = tally.rssBytes >= readAnonymousFrom;
+    if (anonymousRead) for (const info of tally.processes) this.readAnonymous(info);
+    const { processes, unreadable, pendingCommandLines, rssBytes } = tally;
     return { processes, byPid: this.byPid, uptimeSeconds, unreadable, pendingCommandLines, rssBytes, anonymousRead };
+  }
+
+  /** One listed (or known) pid: its stat, and its command line if it is new or exec'd, into the tally. */
+  private visit(pid: number, scan: number, budget: ScanBudget, tally: Tally): void {
+    const known = this.tracked.get(pid);
+    if (known) {
+      const { startTime, comm } = known.info;
+      if (this.statNow(pid, known.fd, known.info) === undefined || known.info.startTime !== startTime) {
+        this.forget(pid, known); // gone, or the pid reused by a new process (read below, if it is there)
+      } else if (known.info.comm === comm) {
+        if (known.info.cmdlinePending && !this.fillCmdline(pid, known, budget)) return; // gone meanwhile
+        known.seenInScan = scan;
+        known.info.rssBytes = known.info.rssPages * this.pageSize;
+        tally.rssBytes += known.info.rssBytes;
+        if (known.info.cmdlinePending) tally.pendingCommandLines++;
+        tally.processes[tally.count++] = known.info; // the hot path: one pread, no allocation
+        return;
+      }
+      // Same process, new name: it exec'd, and readNew reads its new command line.
+    }
+    const info = this.readNew(pid, scan, budget);
+    if (info === "denied") tally.unreadable++;
+    if (typeof info === "object") {
+      if (info.cmdlinePending) tally.pendingCommandLines++;
+      tally.rssBytes += info.rssBytes;
+      tally.processes[tally.count++] = info;
+    }
+  }
+
+  /**
+   * Whether this scan must list /proc to find new processes. Listing costs a fifth of a scan of
+   * thousands of idle processes (leaked servers, say), and finds nothing when no process or thread
+   * was created since the last one: the namespace's pid counter (the last field of /proc/loadavg,
+   * the last pid handed out in the reader's PID namespace) moves with every creation, and nothing
+   * in a container without CAP_SYS_ADMIN can move it back. It can come round to the same number,
+   * after pid_max creations (32,768 by default) between two scans; so the listing is made at least
+   * every LIST_AT_LEAST_EVERY scans all the same. Only for a /proc of the reader's own namespace.
+   */
+  private mustList(): boolean {
+    const counter = this.pidCounter === undefined ? undefined : this.readPidCounter();
+    if (counter !== undefined && counter === this.listedAt.counter && this.scanNumber - this.listedAt.scan < LIST_AT_LEAST_EVERY) return false;
+    this.listedAt = { counter, scan: this.scanNumber };
+    return true;
+  }
+
+  /** The last pid handed out in this namespace, or undefined (from then on the reader always lists). */
+  private readPidCounter(): number | undefined {
+    const result = this.readOpen(this.pidCounter!, this.buffer);
+    const text = "error" in result ? "" : this.buffer.toString("latin1", 0, result.length);
+    const counter = parseLastPid(text);
+    if (counter === undefined) {
+      fs.closeSync(this.pidCounter!);
+      this.pidCounter = undefined;
+    }
+    return counter;
   }
 
   /**
@@ -229,6 +284,8 @@ export class ProcReader {
   /** Closes every kept descriptor. */
   close(): void {
     for (const [pid, entry] of this.tracked) this.forget(pid, entry);
+    if (this.pidCounter !== undefined) fs.closeSync(this.pidCounter);
+    this.pidCounter = undefined;
   }
 
   /** Its stat now, through its kept descriptor if it has one (fd >= 0), else by path; undefined when gone. */
@@ -334,6 +391,26 @@ function failure(err: unknown): { error: "gone" | "denied" } {
   if (GONE.has(code)) return { error: "gone" };
   if (DENIED.has(code)) return { error: "denied" };
   throw err;
+}
+
+/**
+ * A descriptor on <root>/loadavg, whose last field is the last pid handed out in the PID namespace
+ * of the process reading it: only when <root> is the /proc of our own namespace (its `self` is our
+ * pid), else undefined. A fixture /proc, or one of another namespace, is always listed.
+ */
+function ownNamespaceLoadavg(root: string): number | undefined {
+  try {
+    if (fs.readlinkSync(`${root}/self`) !== String(process.pid)) return undefined;
+    return fs.openSync(`${root}/loadavg`, "r");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last field of /proc/loadavg ("0.20 0.18 0.12 1/80 11206"), or undefined. */
+export function parseLastPid(text: string): number | undefined {
+  const match = /^\d+\.\d+ \d+\.\d+ \d+\.\d+ \d+\/\d+ (\d+)\n?$/.exec(text);
+  return match ? Number(match[1]) : undefined;
 }
 
 /**
