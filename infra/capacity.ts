@@ -104,7 +104,19 @@ export function emergencyTasksFor(load: PlannedLoad, pidsLimit: number): number 
   return load.tasks + Math.floor((pidsLimit - load.tasks) / 2);
 }
 
-/** The monitor's emergency memory threshold for a memory cap, bytes. */
+/**
+ * The monitor's emergency memory threshold for a memory cap, bytes: EMERGENCY_MEMORY_SHARE of it.
+ *
+ * The monitor compares it with the anonymous memory of MetaMCP's processes (RssAnon summed), which
+ * is what the memory cgroup must keep charged with no swap, and so what decides an OOM kill; not
+ * with their RSS sum. RSS counts file pages once per process that maps them: every Node process
+ * maps the node binary (~45 MiB), so on real MetaMCP 2.4.22 the RSS sum of the idle tree and 2
+ * server groups was ~760 MiB while the cgroup charged 388 MiB of anonymous memory (each group:
+ * ~192 MiB RSS, ~110 MiB anonymous). The cap is derived from the larger RSS figures
+ * (METAMCP_COST), so at the planned load the anonymous sum sits far below 90% of it (prod: 18
+ * groups, ~2.1 GiB anonymous against a threshold of 3.6 GiB, where the RSS sum, 3.7–3.9 GiB, would
+ * already be over), while a process that keeps growing its heap reaches it before the cap.
+ */
 export function emergencyMemoryFor(memoryBytes: number): number {
   return Math.floor(memoryBytes * EMERGENCY_MEMORY_SHARE);
 }

@@ -4,9 +4,10 @@
  * sets exactly this as the container's `envs`.
  *
  * The two emergency thresholds depend on the container being watched. The config resolves the
- * tasks threshold from app.capacity (infra/capacity.ts, emergencyTasksFor); the memory threshold,
- * unless set, is derived here from MetaMCP's memory limit (emergencyMemoryFor, 90%). The program's
- * own defaults are "off"; the stack always sets both.
+ * tasks threshold from app.capacity (infra/capacity.ts, emergencyTasksFor); the memory threshold
+ * (compared with the anonymous memory of MetaMCP's processes, not their RSS), unless set, is derived
+ * here from MetaMCP's memory limit (emergencyMemoryFor, 90%). The program's own defaults are "off";
+ * the stack always sets both.
  */
 import { loadSettings, SettingsError } from "../../monitor/src/config";
 import { ENV, type SettingName } from "../../monitor/src/contract";
@@ -30,7 +31,7 @@ export interface MonitorReapSettings {
   rssBudget: number | "off";
   /** Tasks, "off", or unset for EMERGENCY_SHARE_OF_PIDS of the target's pids limit (the config resolves it from app.capacity). */
   emergencyTasks?: number | "off";
-  /** Bytes, "off", or unset for emergencyMemoryFor() of the target's memory limit. */
+  /** Bytes of anonymous memory (RssAnon summed), "off", or unset for emergencyMemoryFor() of the target's memory limit. */
   emergencyRss?: number | "off";
   emergencyFloor: number;
   dryRun: boolean;

@@ -45,6 +45,7 @@ export function reapRecord(at: Date, decision: Decision, result: ReapResult, dry
     state: group.state,
     ageSeconds: Math.round(group.ageSeconds),
     rssBytes: group.rssBytes,
+    ...(group.anonymousBytes !== undefined ? { anonymousBytes: group.anonymousBytes } : {}),
     reason: decision.reason,
     detail: decision.detail,
     signal: result.signals.at(-1) ?? null,

@@ -21,8 +21,8 @@ export interface Settings {
   rssBudgetBytes: number;
   /** 0 means no emergency sweep for tasks. */
   emergencyTasks: number;
-  /** Bytes; 0 means no emergency sweep for memory. */
-  emergencyRssBytes: number;
+  /** Bytes of anonymous memory (RssAnon summed, MONITOR_EMERGENCY_RSS); 0 means no emergency sweep for memory. */
+  emergencyAnonymousBytes: number;
   emergencyFloor: number;
   dryRun: boolean;
   mcpPatterns: RegExp[];
@@ -186,7 +186,7 @@ export function loadSettings(env: Readonly<Record<string, string | undefined>>):
     maxGroups: v.maxGroups,
     rssBudgetBytes: v.rssBudget,
     emergencyTasks: v.emergencyTasks,
-    emergencyRssBytes: v.emergencyRss,
+    emergencyAnonymousBytes: v.emergencyRss,
     emergencyFloor: v.emergencyFloor,
     dryRun: v.dryRun,
     mcpPatterns: v.mcpPatterns,

@@ -20,7 +20,12 @@ export const ENV = {
   rssBudget: "MONITOR_RSS_BUDGET",
   /** Tasks (processes plus threads, what pids.max counts) at which the emergency sweep starts; "0" turns it off. */
   emergencyTasks: "MONITOR_EMERGENCY_TASKS",
-  /** RSS of the watched processes (bytes, or "3g") at which the emergency sweep starts; "0" turns it off. */
+  /**
+   * Anonymous memory of the watched processes (bytes, or "3g") at which the emergency sweep starts;
+   * "0" turns it off. What is compared is RssAnon (statm resident minus shared) summed over every
+   * process but the monitor's own: the memory the cgroup must keep charged. Not the RSS sum, which
+   * counts the pages Node processes share (the node binary's) once per process.
+   */
   emergencyRss: "MONITOR_EMERGENCY_RSS",
   /** Live MCP groups the emergency sweep keeps. */
   emergencyFloor: "MONITOR_EMERGENCY_FLOOR",

@@ -15,6 +15,8 @@ export interface ScanFigures {
   tasks: number;
   zombies: number;
   rssBytes: number;
+  /** Anonymous memory (RssAnon summed), when the scan read it. */
+  anonymousBytes: number | undefined;
   groups: { live: number; orphaned: number };
   groupProcesses: { live: number; orphaned: number };
   groupRssBytes: { live: number; orphaned: number };
@@ -70,6 +72,7 @@ export function scanFigures(
     tasks: snapshot.tasks,
     zombies: snapshot.zombies.length,
     rssBytes: snapshot.rssBytes,
+    anonymousBytes: snapshot.anonymousBytes,
     groups: { live: 0, orphaned: 0 },
     groupProcesses: { live: 0, orphaned: 0 },
     groupRssBytes: { live: 0, orphaned: 0 },
@@ -110,7 +113,21 @@ export function renderMetrics(state: MetricsState): string {
     metric("processes", "gauge", "Processes in the watched PID namespace.", [[{}, last.processes]]);
     metric("tasks", "gauge", "Processes plus threads in the namespace, the monitor's own excepted (what a pids limit counts).", [[{}, last.tasks]]);
     metric("zombies", "gauge", "Zombie processes waiting for their parent to collect them.", [[{}, last.zombies]]);
-    metric("rss_bytes", "gauge", "Resident memory of all processes in the namespace, the monitor's own excepted.", [[{}, last.rssBytes]]);
+    metric(
+      "rss_bytes",
+      "gauge",
+      "Resident memory (RSS) of all processes in the namespace, the monitor's own excepted; pages shared between processes count once per process.",
+      [[{}, last.rssBytes]],
+    );
+    if (last.anonymousBytes !== undefined) {
+      metric(
+        "anonymous_bytes",
+        "gauge",
+        "Anonymous resident memory (RssAnon: statm resident minus shared) of all processes in the namespace, the monitor's own excepted; " +
+          "what MONITOR_EMERGENCY_RSS is compared with. Read only on scans whose RSS sum reached 90% of that threshold.",
+        [[{}, last.anonymousBytes]],
+      );
+    }
     metric("mcp_groups", "gauge", "MCP server groups (sessions), by state.", [
       [{ state: "live" }, last.groups.live],
       [{ state: "orphaned" }, last.groups.orphaned],

@@ -7,7 +7,7 @@ import { eventRecord, reapRecord, writeRecord, zombieRecord, type Write } from "
 import type { Settings } from "./config";
 import { emptyMetricsState, recordOutcome, renderMetrics, scanFigures, type Health } from "./metrics";
 import { CommandMatcher } from "./patterns";
-import { decide, type Decision, type GroupMemory } from "./policy";
+import { anonymousMemoryGate, decide, type Decision, type GroupMemory, type PolicyMemory } from "./policy";
 import type { ProcReader, ProcessTable } from "./proc/reader";
 import { reapGroup, type ReaperIo } from "./reaper";
 import { classify, EMPTY_TREE_MEMORY, type Snapshot, type TreeMemory } from "./tree";
@@ -37,7 +37,7 @@ export interface MonitorDeps {
 }
 
 export class Monitor {
-  private memory = new Map<number, GroupMemory>();
+  private memory: PolicyMemory = new Map<number, GroupMemory>();
   private treeMemory: TreeMemory = EMPTY_TREE_MEMORY;
   private readonly reaping = new Map<number, Promise<void>>();
   private reportedZombies = new Set<string>();
@@ -65,7 +65,7 @@ export class Monitor {
     const started = this.deps.now();
     const deadline = started + scanBudgetMs(this.settings.intervalMs);
     try {
-      const table = this.deps.reader.scan({ expired: () => this.deps.now() >= deadline });
+      const table = this.deps.reader.scan({ expired: () => this.deps.now() >= deadline }, anonymousMemoryGate(this.settings));
       const snapshot = classify(table, { matcher: this.matcher, selfPid: this.deps.selfPid }, this.treeMemory);
       this.treeMemory = snapshot.memory;
       const { decisions, memory, emergency, unresolved } = decide({
@@ -140,6 +140,7 @@ export class Monitor {
    * reason is logged once while the group lasts, keeping a long dry run's log readable.
    */
   private firstDryRuns(decisions: Decision[], snapshot: Snapshot): Decision[] {
+    if (decisions.length === 0 && this.dryRunReported.size === 0) return decisions; // nothing to log, nothing to forget
     const present = new Set([...snapshot.groups, ...snapshot.others].map((g) => `${g.sid}:${g.startTime}`));
     for (const key of this.dryRunReported) {
       if (!present.has(key.slice(0, key.lastIndexOf(":")))) this.dryRunReported.delete(key);
@@ -216,9 +217,10 @@ export class Monitor {
     const at = this.deps.clock();
     const figures = {
       tasks: snapshot.tasks,
+      anonymousBytes: snapshot.anonymousBytes ?? null,
       rssBytes: snapshot.rssBytes,
       emergencyTasks: this.settings.emergencyTasks,
-      emergencyRssBytes: this.settings.emergencyRssBytes,
+      emergencyAnonymousBytes: this.settings.emergencyAnonymousBytes,
     };
     if (emergency !== this.emergency) {
       writeRecord(this.deps.write, eventRecord(at, emergency ? "emergency-start" : "emergency-end", figures));

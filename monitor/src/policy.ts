@@ -11,7 +11,9 @@
  * default). Orphans are what MetaMCP lost track of: reaping them costs nothing.
  *
  * Rules, in order:
- * 1. Emergency: tasks (what a pids limit counts) or RSS at or above its threshold. Every orphaned
+ * 1. Emergency: tasks (what a pids limit counts) or anonymous memory (RssAnon summed: what the
+ *    memory cgroup must keep charged; not RSS, which counts the pages Node processes share once
+ *    per process) at or above its threshold. Every orphaned
  *    group goes at once; then the heaviest groups first, whatever their command line (a runaway
  *    in a session of its own matches no pattern), until what remains is below the release level,
  *    keeping at least the floor of live MCP groups. Groups being reaped count as gone already, so
@@ -44,8 +46,8 @@ export interface PolicySettings {
   rssBudgetBytes: number;
   /** Tasks at which the emergency starts; 0: off. */
   emergencyTasks: number;
-  /** RSS (bytes) at which the emergency starts; 0: off. */
-  emergencyRssBytes: number;
+  /** Anonymous memory (bytes, RssAnon summed over the watched processes) at which the emergency starts; 0: off. */
+  emergencyAnonymousBytes: number;
   /** Live MCP groups the emergency keeps. */
   emergencyFloor: number;
 }
@@ -87,8 +89,8 @@ export interface PolicyInput {
 
 export interface PolicyOutput {
   decisions: Decision[];
-  /** The memory to pass to the next scan. */
-  memory: Map<number, GroupMemory>;
+  /** The memory to pass to the next scan (the one passed in, when nothing changed). */
+  memory: PolicyMemory;
   emergency: boolean;
   /** An emergency holds and what may be reaped is not enough to end it (the rest is protected, or the floor). */
   unresolved: boolean;
@@ -96,14 +98,19 @@ export interface PolicyOutput {
 
 export function decide({ nowMs, snapshot, settings, memory, reaping, emergency: wasEmergency = false }: PolicyInput): PolicyOutput {
   const nextMemory = remember(nowMs, [snapshot.groups, snapshot.others], memory);
-  const candidates = snapshot.groups.filter((g) => !reaping.has(g.sid));
-  const orphaned = candidates.filter((g) => g.state === "orphaned");
-  const live = byIdleness(candidates.filter((g) => g.state === "live"), nextMemory);
+  const orphaned: Group[] = [];
+  const liveGroups: Group[] = [];
+  for (const group of snapshot.groups) {
+    if (reaping.has(group.sid)) continue;
+    if (group.state === "orphaned") orphaned.push(group);
+    else if (group.state === "live") liveGroups.push(group);
+  }
   const cap = settings.maxGroups === "off" ? Infinity : settings.maxGroups;
 
   const measures = emergencyMeasures(snapshot, settings);
   const emergency = measures.some((m) => m.value >= m.threshold) || (wasEmergency && measures.some((m) => m.value >= m.release));
   if (emergency) {
+    const live = byIdleness(liveGroups, nextMemory);
     const sweep = { snapshot, memory: nextMemory, reaping, orphaned, live, keep: Math.min(settings.emergencyFloor, cap) };
     const { decisions, unresolved } = emergencySweep(measures, sweep);
     return { decisions, memory: nextMemory, emergency, unresolved };
@@ -121,6 +128,9 @@ export function decide({ nowMs, snapshot, settings, memory, reaping, emergency: 
     }
   }
 
+  // The cap and the budget are off by default: then nothing needs the live groups in order.
+  if (cap === Infinity && settings.rssBudgetBytes <= 0) return { decisions, memory: nextMemory, emergency, unresolved: false };
+  const live = byIdleness(liveGroups, nextMemory);
   const overCap = Math.max(0, live.length - cap);
   for (const group of live.slice(0, overCap)) {
     decisions.push({ group, reason: "over-cap", detail: `${live.length} live groups > cap ${cap}` });
@@ -148,21 +158,42 @@ interface Measure {
   threshold: number;
   release: number;
   of: (group: Group) => number;
-  /** "62 tasks", "3.1 GiB RSS" for a value; "50", "3.0 GiB" for a threshold. */
+  /** "62 tasks", "3174.4 MiB anonymous memory" for a value; "50", "3072.0 MiB" for a threshold. */
   text: (value: number) => string;
   limit: (value: number) => string;
 }
 
+/** Where an emergency measure ends once started: EMERGENCY_RELEASE_SHARE of its threshold. */
+function releaseLevel(threshold: number): number {
+  return Math.ceil(threshold * EMERGENCY_RELEASE_SHARE);
+}
+
+/**
+ * The RSS sum from which the anonymous memory must be read (Infinity: never, the measure is off).
+ * Anonymous memory is part of RSS, so while the RSS sum is below the release level the anonymous
+ * sum is too, and cannot start or hold an emergency: normal scans skip the second read.
+ */
+export function anonymousMemoryGate(settings: Pick<PolicySettings, "emergencyAnonymousBytes">): number {
+  return settings.emergencyAnonymousBytes > 0 ? releaseLevel(settings.emergencyAnonymousBytes) : Infinity;
+}
+
 function emergencyMeasures(snapshot: Snapshot, settings: PolicySettings): Measure[] {
   const measures: Measure[] = [];
-  const release = (threshold: number) => Math.ceil(threshold * EMERGENCY_RELEASE_SHARE);
   if (settings.emergencyTasks > 0) {
     const threshold = settings.emergencyTasks;
-    measures.push({ value: snapshot.tasks, threshold, release: release(threshold), of: (g) => g.tasks, text: (v) => `${v} tasks`, limit: String });
+    measures.push({ value: snapshot.tasks, threshold, release: releaseLevel(threshold), of: (g) => g.tasks, text: (v) => `${v} tasks`, limit: String });
   }
-  if (settings.emergencyRssBytes > 0) {
-    const threshold = settings.emergencyRssBytes;
-    measures.push({ value: snapshot.rssBytes, threshold, release: release(threshold), of: (g) => g.rssBytes, text: (v) => `${mib(v)} RSS`, limit: mib });
+  if (settings.emergencyAnonymousBytes > 0) {
+    const threshold = settings.emergencyAnonymousBytes;
+    // Unread, the anonymous figures are bounded by the RSS ones, which were below the gate (anonymousMemoryGate).
+    measures.push({
+      value: snapshot.anonymousBytes ?? snapshot.rssBytes,
+      threshold,
+      release: releaseLevel(threshold),
+      of: (g) => g.anonymousBytes ?? g.rssBytes,
+      text: (v) => `${mib(v)} anonymous memory`,
+      limit: mib,
+    });
   }
   return measures;
 }
@@ -216,7 +247,7 @@ function emergencySweep(measures: Measure[], { snapshot, memory, reaping, orphan
     decisions.push({
       group,
       reason: "emergency",
-      detail: `${why}; ${group.state === "live" ? "live MCP group" : "not an MCP server"}, holds ${group.tasks} tasks and ${mib(group.rssBytes)}`,
+      detail: `${why}; ${group.state === "live" ? "live MCP group" : "not an MCP server"}, holds ${group.tasks} tasks and ${holding(group)}`,
     });
     take(group);
     if (group.state === "live") liveLeft--;
@@ -229,7 +260,18 @@ function emergencySweep(measures: Measure[], { snapshot, memory, reaping, orphan
  * forgotten. A group whose memory would not change keeps its object (memories are never mutated):
  * most groups are idle, and a fresh object per group per scan is garbage the small heap pays for.
  */
-function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, previous: PolicyMemory): Map<number, GroupMemory> {
+function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, previous: PolicyMemory): PolicyMemory {
+  // The same groups, none with news (the usual scan): the memory is the last one, not a copy of it.
+  let count = 0;
+  const unchanged = groupLists.every((groups) =>
+    groups.every((group) => {
+      count++;
+      const before = previous.get(group.sid);
+      return before !== undefined && sameGroup(before, group) && carriesOver(before, group);
+    }),
+  );
+  if (unchanged && count === previous.size) return previous;
+
   const next = new Map<number, GroupMemory>();
   for (const groups of groupLists) {
     for (const group of groups) {
@@ -244,12 +286,12 @@ function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, pr
         });
         continue;
       }
-      const leaderStartTime = group.leader?.startTime ?? before.leaderStartTime;
-      const orphanedSinceMs = group.state === "orphaned" ? (before.orphanedSinceMs ?? nowMs) : undefined;
-      if (leaderStartTime === before.leaderStartTime && orphanedSinceMs === before.orphanedSinceMs && group.cpuTicks === before.cpuTicks) {
+      if (carriesOver(before, group)) {
         next.set(group.sid, before);
         continue;
       }
+      const leaderStartTime = group.leader?.startTime ?? before.leaderStartTime;
+      const orphanedSinceMs = group.state === "orphaned" ? (before.orphanedSinceMs ?? nowMs) : undefined;
       next.set(group.sid, {
         leaderStartTime,
         firstSeenMs: before.firstSeenMs,
@@ -260,6 +302,15 @@ function remember(nowMs: number, groupLists: ReadonlyArray<readonly Group[]>, pr
     }
   }
   return next;
+}
+
+/** Nothing to note about the same group since `before`: its leader (if alive), its orphanhood and its CPU time are as they were. */
+function carriesOver(before: GroupMemory, group: Group): boolean {
+  return (
+    (group.leader === undefined || group.leader.startTime === before.leaderStartTime) &&
+    (group.state === "orphaned") === (before.orphanedSinceMs !== undefined) &&
+    group.cpuTicks === before.cpuTicks
+  );
 }
 
 /** A leader that exited cannot come back, and a live leader keeps its start time. */
@@ -273,6 +324,10 @@ function byIdleness(groups: Group[], memory: PolicyMemory): Group[] {
   return [...groups].sort(
     (a, b) => memory.get(a.sid)!.lastActiveMs - memory.get(b.sid)!.lastActiveMs || a.startTime - b.startTime || a.sid - b.sid,
   );
+}
+
+function holding(group: Group): string {
+  return group.anonymousBytes === undefined ? `${mib(group.rssBytes)} RSS` : `${mib(group.anonymousBytes)} anonymous memory (${mib(group.rssBytes)} RSS)`;
 }
 
 function seconds(ms: number): string {

@@ -51,6 +51,8 @@ export interface Group {
   /** Start time (ticks after boot) of the oldest member; older groups go first when all else is equal. */
   startTime: number;
   rssBytes: number;
+  /** Its members' anonymous memory (RssAnon) summed; undefined on scans that did not read it (see Snapshot). */
+  anonymousBytes: number | undefined;
   /** Threads of its members plus its zombies: what it holds of a pids limit. */
   tasks: number;
   cpuTicks: number;
@@ -136,8 +138,19 @@ export interface Snapshot {
   processes: number;
   /** Processes plus threads, the monitor's own excepted: what the target container's pids limit counts. */
   tasks: number;
-  /** Resident memory of every process, the monitor's own excepted (it is charged to its own container). */
+  /**
+   * Resident memory of every process, the monitor's own excepted (it is charged to its own
+   * container). Pages shared between processes (the node binary's, ~45 MiB per Node process) count
+   * once per process here, so this is well above what the memory cgroup charges.
+   */
   rssBytes: number;
+  /**
+   * Resident anonymous memory (RssAnon) of every process, the monitor's own excepted: what the
+   * memory cgroup must keep charged, with no swap, and what the emergency's memory measure watches.
+   * Undefined when the reader did not read it this scan: it does so only once the RSS sum (which
+   * is never below it) reaches the level where it matters.
+   */
+  anonymousBytes: number | undefined;
   /** The main server (MetaMCP's backend), found by structure; undefined when there is none. */
   mainPid: number | undefined;
   /** Every live process whose command line matches the main pattern: more than one means impostors. */
@@ -177,15 +190,17 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   const isMain = (p: ProcessInfo) => !p.cmdlinePending && matcher.isMain(p.cmdline);
   const nowTicks = Math.round(table.uptimeSeconds * CLOCK_TICKS_PER_SECOND);
 
-  const byPid = new Map<number, ProcessInfo>();
+  const { byPid } = table;
   const sessions = new Map<number, ProcessInfo[]>();
   const mainPatternPids: number[] = [];
   const zombieProcesses: ProcessInfo[] = [];
+  const anonymous = table.anonymousRead;
   let rssBytes = 0;
+  let anonymousBytes = 0;
   let tasks = 0;
   for (const process of table.processes) {
-    byPid.set(process.pid, process);
     rssBytes += process.rssBytes;
+    if (anonymous) anonymousBytes += process.anonymousBytes;
     tasks += Math.max(process.threads, 1);
     if (process.state === "Z") zombieProcesses.push(process);
     else if (isMain(process)) mainPatternPids.push(process.pid);
@@ -199,6 +214,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   for (const process of selfSid === undefined ? [] : sessions.get(selfSid)!) {
     tasks -= Math.max(process.threads, 1);
     rssBytes -= process.rssBytes;
+    if (anonymous) anonymousBytes -= process.anonymousBytes;
   }
 
   const pid1 = byPid.get(1);
@@ -259,7 +275,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
   const groups: Group[] = [];
   const others: Group[] = [];
   for (const root of roots) {
-    const group = buildGroup(root, attached.get(root), sessions, isMcp, main?.pid);
+    const group = buildGroup(root, attached.get(root), sessions, isMcp, main?.pid, anonymous);
     if (!group) continue; // nothing but zombies: nothing to signal
     group.ageSeconds = Math.max(0, table.uptimeSeconds - group.startTime / CLOCK_TICKS_PER_SECOND);
     if (group.state === "other") {
@@ -301,6 +317,7 @@ export function classify(table: ProcessTable, options: ClassifyOptions, memory: 
     processes: table.processes.length,
     tasks,
     rssBytes,
+    anonymousBytes: anonymous ? anonymousBytes : undefined,
     mainPid: main?.pid,
     mainPatternPids,
     protectedSessions: [...protectedSessions].sort((a, b) => a - b),
@@ -320,7 +337,7 @@ function entryOf(processes: readonly ProcessInfo[], sid: number): ProcessInfo {
   let oldest: ProcessInfo | undefined;
   for (const p of processes) {
     if (p.pid === sid && p.state !== "Z") return p;
-    if (p.state !== "Z" && (!oldest || p.startTime < oldest.startTime)) oldest = p;
+    if (p.state !== "Z" && (!oldest || older(p, oldest))) oldest = p;
   }
   return oldest ?? processes[0];
 }
@@ -336,52 +353,71 @@ function buildGroup(
   sessions: ReadonlyMap<number, ProcessInfo[]>,
   isMcp: (p: ProcessInfo) => boolean,
   mainPid: number | undefined,
+  anonymous: boolean,
 ): Group | undefined {
-  const group: Group = {
+  const sessionIds = attached ? [root, ...attached] : [root];
+  let leader: ProcessInfo | undefined;
+  let oldest: ProcessInfo | undefined;
+  let pgids: number[] | undefined;
+  let zombies = 0;
+  let tasks = 0;
+  let rssBytes = 0;
+  let anonymousBytes = 0;
+  let cpuTicks = 0;
+  for (const sid of sessionIds) {
+    for (const process of sessions.get(sid)!) {
+      tasks += Math.max(process.threads, 1);
+      if (process.state === "Z") {
+        zombies++;
+        continue;
+      }
+      if (process.pid === root) leader = process;
+      if (!oldest || older(process, oldest)) oldest = process;
+      rssBytes += process.rssBytes;
+      anonymousBytes += process.anonymousBytes; // meaningful only when the scan read it
+      cpuTicks += process.cpuTicks;
+      if (!pgids) pgids = [process.pgid]; // sized for the usual one
+      else if (!pgids.includes(process.pgid)) pgids.push(process.pgid);
+    }
+  }
+  if (!oldest || !pgids) return undefined;
+  if (pgids.length > 1) pgids.sort((a, b) => a - b);
+  // Most groups are one session with no zombie: its list (made this scan) is the members list.
+  const members: ProcessInfo[] =
+    attached === undefined && zombies === 0 ? sessions.get(root)! : sessionIds.flatMap((sid) => sessions.get(sid)!.filter((p) => p.state !== "Z"));
+  const structural = leader !== undefined && mainPid !== undefined && leader.ppid === mainPid;
+  const matching = leader && structural ? undefined : members.find(isMcp);
+  return {
     sid: root,
-    sessions: attached ? [root, ...attached] : [root],
-    pgids: [],
-    members: [],
-    leader: undefined,
-    cmdline: "",
+    sessions: sessionIds,
+    pgids,
+    members,
+    leader,
+    cmdline: shownCommandLine(leader ?? matching ?? oldest),
     ageSeconds: 0,
-    startTime: 0,
-    rssBytes: 0,
-    tasks: 0,
-    cpuTicks: 0,
-    state: "live",
+    startTime: oldest.startTime,
+    rssBytes,
+    anonymousBytes: anonymous ? anonymousBytes : undefined,
+    tasks,
+    cpuTicks,
+    state: structural || matching ? "live" : "other",
     orphanReason: undefined,
     orphanDetail: undefined,
   };
-  let oldest: ProcessInfo | undefined;
-  for (const sid of group.sessions) {
-    for (const process of sessions.get(sid)!) {
-      group.tasks += Math.max(process.threads, 1);
-      if (process.state === "Z") continue;
-      group.members.push(process);
-      if (process.pid === root) group.leader = process;
-      if (!oldest || process.startTime < oldest.startTime) oldest = process;
-      group.rssBytes += process.rssBytes;
-      group.cpuTicks += process.cpuTicks;
-      if (!group.pgids.includes(process.pgid)) group.pgids.push(process.pgid);
-    }
-  }
-  if (!oldest) return undefined;
-  if (group.pgids.length > 1) group.pgids.sort((a, b) => a - b);
-  group.startTime = oldest.startTime;
-  const structural = group.leader !== undefined && mainPid !== undefined && group.leader.ppid === mainPid;
-  const matching = group.leader && structural ? undefined : group.members.find(isMcp);
-  if (!structural && !matching) group.state = "other";
-  group.cmdline = shownCommandLine(group.leader ?? matching ?? oldest);
-  return group;
+}
+
+/** Started before, or at the same tick with a lower pid: "oldest" is the same whatever order processes come in. */
+function older(a: ProcessInfo, b: ProcessInfo): boolean {
+  return a.startTime < b.startTime || (a.startTime === b.startTime && a.pid < b.pid);
 }
 
 function merge(into: Group, other: Group): void {
   into.sessions.push(...other.sessions);
-  into.members.push(...other.members);
+  into.members = [...into.members, ...other.members]; // a new list: it may be a session's own (buildGroup)
   for (const pgid of other.pgids) if (!into.pgids.includes(pgid)) into.pgids.push(pgid);
   into.pgids.sort((a, b) => a - b);
   into.rssBytes += other.rssBytes;
+  if (into.anonymousBytes !== undefined) into.anonymousBytes += other.anonymousBytes ?? 0;
   into.tasks += other.tasks;
   into.cpuTicks += other.cpuTicks;
 }
@@ -466,6 +502,7 @@ function orphanhood(
     return { reason: "leader-gone", detail: zombie ? `leader ${sid} is a zombie` : `leader ${sid} has exited` };
   }
   if (!main) return undefined;
+  if (leader.ppid === main.pid) return undefined; // how MetaMCP starts every server: no walk needed
   const seen = new Set<number>();
   for (let pid = leader.ppid; pid > 0 && !seen.has(pid); pid = byPid.get(pid)?.ppid ?? 0) {
     if (pid === main.pid) return undefined;

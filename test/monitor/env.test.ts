@@ -46,7 +46,7 @@ describe("monitorEnvironment", () => {
       maxGroups: "off",
       rssBudgetBytes: 0,
       emergencyTasks: emergencyTasksFor(config.app.load, config.app.limits.pids),
-      emergencyRssBytes: Math.floor(config.app.limits.memory * 0.9),
+      emergencyAnonymousBytes: Math.floor(config.app.limits.memory * 0.9),
       emergencyFloor: 2,
       dryRun: false,
       metricsHost: "0.0.0.0",
@@ -54,10 +54,10 @@ describe("monitorEnvironment", () => {
       procRoot: "/proc",
     });
     // The program with the stack's defaults behaves as the program with no variables, derived values aside.
-    const { emergencyTasks: _a, emergencyRssBytes: _b, ...rest } = settings;
-    const { emergencyTasks: _c, emergencyRssBytes: _d, ...programDefaults } = loadSettings({});
+    const { emergencyTasks: _a, emergencyAnonymousBytes: _b, ...rest } = settings;
+    const { emergencyTasks: _c, emergencyAnonymousBytes: _d, ...programDefaults } = loadSettings({});
     expect(rest).toEqual(programDefaults);
-    expect(settings.emergencyRssBytes).toBe(emergencyMemoryFor(config.app.limits.memory));
+    expect(settings.emergencyAnonymousBytes).toBe(emergencyMemoryFor(config.app.limits.memory));
   });
 
   it("passes every setting through in the program's units", () => {
@@ -99,7 +99,7 @@ describe("monitorEnvironment", () => {
   it('turns the cap, the budget and each emergency threshold off with "off"', () => {
     const env = environmentOf(parse({ maxGroups: "off", rssBudget: "off", emergencyTasks: "off", emergencyRss: "off" }));
     expect(env).toMatchObject({ MONITOR_MAX_GROUPS: "off", MONITOR_RSS_BUDGET: "0", MONITOR_EMERGENCY_TASKS: "0", MONITOR_EMERGENCY_RSS: "0" });
-    expect(loadSettings(env)).toMatchObject({ maxGroups: "off", rssBudgetBytes: 0, emergencyTasks: 0, emergencyRssBytes: 0 });
+    expect(loadSettings(env)).toMatchObject({ maxGroups: "off", rssBudgetBytes: 0, emergencyTasks: 0, emergencyAnonymousBytes: 0 });
   });
 
   it("accepts the parsed stack config as its input type", () => {

@@ -190,7 +190,7 @@ describe("Monitor on a fixture /proc", () => {
     // Every read advances the clock: the budget (half the interval) runs out within the first scan.
     const reader = new ProcReader(root, PAGE);
     const scan = reader.scan.bind(reader);
-    reader.scan = (budget) => scan({ expired: () => ((clock += 60), budget!.expired()) });
+    reader.scan = (budget, readAnonymousFrom) => scan({ expired: () => ((clock += 60), budget!.expired()) }, readAnonymousFrom);
     const m = new Monitor(loadSettings({ MONITOR_PROC_ROOT: root, MONITOR_INTERVAL: "1s" }), {
       reader,
       write: (line) => lines.push(line),

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ProcessInfo } from "../../monitor/src/proc/reader";
-import { decide, type GroupMemory, type PolicyOutput, type PolicySettings, type ReapReason } from "../../monitor/src/policy";
+import { anonymousMemoryGate, decide, type GroupMemory, type PolicyOutput, type PolicySettings, type ReapReason } from "../../monitor/src/policy";
 import { classify, type TreeMemory } from "../../monitor/src/tree";
 import { classifyOptions, mcpGroup, metamcpBase, proc, table, type GroupSpec } from "./support/fixtures";
 
@@ -13,7 +13,7 @@ const SETTINGS: PolicySettings = {
   maxGroups: 3,
   rssBudgetBytes: 0,
   emergencyTasks: 0,
-  emergencyRssBytes: 0,
+  emergencyAnonymousBytes: 0,
   emergencyFloor: 1,
 };
 
@@ -228,10 +228,10 @@ const ROWS: Row[] = [
     expected: [[100, "emergency"]],
   },
   {
-    name: "emergency on memory: the heaviest RSS holder first",
+    name: "emergency on memory: the heaviest holder of anonymous memory first",
     scans: [{ atMs: 0, groups: [live(100, { rssMiB: 30, age: 900 }), live(200, { rssMiB: 300 }), live(300, { rssMiB: 30, age: 800 })] }],
     // metamcpBase holds 230 MiB: 590 MiB in all >= 500 MiB; without group 200, 290 MiB < 450 MiB.
-    settings: { emergencyRssBytes: 500 * 1024 ** 2, emergencyFloor: 0 },
+    settings: { emergencyAnonymousBytes: 500 * 1024 ** 2, emergencyFloor: 0 },
     expected: [[200, "emergency"]],
   },
   {
@@ -288,7 +288,7 @@ const ROWS: Row[] = [
   {
     name: "an emergency threshold of 0 is off",
     scans: [{ atMs: 0, groups: [live(100), live(200), live(300), orphan(400)] }],
-    settings: { emergencyTasks: 0, emergencyRssBytes: 0, emergencyFloor: 0 },
+    settings: { emergencyTasks: 0, emergencyAnonymousBytes: 0, emergencyFloor: 0 },
     expected: [],
   },
   {
@@ -328,10 +328,10 @@ describe("decide", () => {
     expect(capped.decisions[0].detail).toBe("4 live groups > cap 3");
     const emergency = run([{ atMs: 0, groups: [live(100), live(200)] }], { emergencyTasks: 50, emergencyFloor: 1 });
     expect(emergency.emergency).toBe(true);
-    expect(emergency.decisions[0].detail).toBe("62 tasks >= emergency threshold 50; live MCP group, holds 21 tasks and 30.0 MiB");
-    const runaways = run([{ atMs: 0, groups: [live(100)], extra: runaway(600, 40) }], { emergencyTasks: 50, emergencyRssBytes: 64 * 1024 ** 2 });
+    expect(emergency.decisions[0].detail).toBe("62 tasks >= emergency threshold 50; live MCP group, holds 21 tasks and 30.0 MiB anonymous memory (30.0 MiB RSS)");
+    const runaways = run([{ atMs: 0, groups: [live(100)], extra: runaway(600, 40) }], { emergencyTasks: 50, emergencyAnonymousBytes: 64 * 1024 ** 2 });
     expect(runaways.decisions[0].detail).toBe(
-      "81 tasks >= emergency threshold 50, 660.0 MiB RSS >= emergency threshold 64.0 MiB; not an MCP server, holds 40 tasks and 400.0 MiB",
+      "81 tasks >= emergency threshold 50, 660.0 MiB anonymous memory >= emergency threshold 64.0 MiB; not an MCP server, holds 40 tasks and 400.0 MiB anonymous memory (400.0 MiB RSS)",
     );
     const holding = run(
       [
@@ -341,6 +341,23 @@ describe("decide", () => {
       { emergencyTasks: 90, emergencyFloor: 0 },
     );
     expect(holding.decisions[0].detail).toMatch(/^83 tasks, not yet below 81 since the emergency threshold 90; /);
+  });
+
+  it("needs anonymous memory read only from the release level of its threshold up, and never when it is off", () => {
+    expect(anonymousMemoryGate({ emergencyAnonymousBytes: 1000 })).toBe(900);
+    expect(anonymousMemoryGate({ emergencyAnonymousBytes: 0 })).toBe(Infinity);
+  });
+
+  it("on a scan that did not read anonymous memory, bounds it by RSS: below the gate, no emergency", () => {
+    const processes = [...metamcpBase(), ...mcpGroup({ sid: 100 })];
+    const rssBytes = processes.reduce((sum, p) => sum + p.rssBytes, 0);
+    const threshold = Math.ceil(rssBytes / 0.9) + 1; // the RSS sum is just below the gate
+    const snapshot = classify({ ...table(processes), anonymousRead: false }, OPTIONS);
+    expect(snapshot.anonymousBytes).toBeUndefined();
+    expect(snapshot.groups[0].anonymousBytes).toBeUndefined();
+    expect(rssBytes).toBeLessThan(anonymousMemoryGate({ emergencyAnonymousBytes: threshold }));
+    const settings = { ...SETTINGS, emergencyAnonymousBytes: threshold, emergencyFloor: 0 };
+    expect(decide({ nowMs: 0, snapshot, settings, memory: new Map(), reaping: new Set(), emergency: true })).toMatchObject({ emergency: false, decisions: [] });
   });
 
   it("says when an emergency cannot be ended by what it may reap", () => {
@@ -375,5 +392,17 @@ describe("decide", () => {
     const snapshot = classify(table([...metamcpBase(), ...mcpGroup({ sid: 100, cpuTicks: 5 })]), OPTIONS);
     decide({ nowMs: 5_000, snapshot, settings: SETTINGS, memory, reaping: new Set() });
     expect(memory).toEqual(copy);
+  });
+
+  it("hands back the memory it was given when no group has news, and a new one when one has", () => {
+    const memory = run([{ atMs: 0, groups: [live(100, { cpuTicks: 1 }), live(200)] }]).memory;
+    const decideOn = (groups: GroupSpec[]) =>
+      decide({ nowMs: 5_000, snapshot: classify(table([...metamcpBase(), ...groups.flatMap(mcpGroup)]), OPTIONS), settings: SETTINGS, memory, reaping: new Set() }).memory;
+    expect(decideOn([live(100, { cpuTicks: 1 }), live(200)])).toBe(memory);
+    const moved = decideOn([live(100, { cpuTicks: 2 }), live(200)]);
+    expect(moved).not.toBe(memory);
+    expect(moved.get(100)).toMatchObject({ cpuTicks: 2, lastActiveMs: 5_000 });
+    expect(moved.get(200)).toBe(memory.get(200));
+    expect([...decideOn([live(100, { cpuTicks: 1 })]).keys()]).toEqual([100]); // a group gone: forgotten
   });
 });

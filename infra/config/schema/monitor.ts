@@ -56,7 +56,10 @@ export const monitorSchema = strictObject({
   rssBudget: orOff(size(parseSize("1m")!, parseSize("1t")!)).default("off"),
   /** Tasks (processes + threads) at which the emergency sweep starts; unset: derived from app.capacity. */
   emergencyTasks: orOff(wholeNumber(1, MAX_PIDS)).optional(),
-  /** RSS of MetaMCP's processes at which the emergency sweep starts; unset: 90% of app.limits.memory (infra/capacity.ts). */
+  /**
+   * Anonymous memory (RssAnon, summed) of MetaMCP's processes at which the emergency sweep starts;
+   * unset: 90% of app.limits.memory (emergencyMemoryFor in infra/capacity.ts).
+   */
   emergencyRss: orOff(size(parseSize("1m")!, parseSize("1t")!)).optional(),
   /** Live MCP groups the emergency sweep keeps. */
   emergencyFloor: wholeNumber(0, 100_000).default(Number(DEFAULTS.emergencyFloor)),

@@ -1,5 +1,5 @@
 /**
- * Parsers for the text of /proc/<pid>/{stat,status,cmdline}. Pure, so the tests feed them fixtures
+ * Parsers for the text of /proc/<pid>/{stat,statm,status,cmdline}. Pure, so the tests feed them fixtures
  * copied from real processes, including the awkward ones (spaces and parentheses in the name).
  */
 
@@ -37,6 +37,11 @@ export interface ProcessInfo extends ProcStat {
   /** Not read yet: the scan ran out of time first (the reader reads it on a later scan); `cmdline` is "[comm]". */
   cmdlinePending: boolean;
   rssBytes: number;
+  /**
+   * Resident anonymous memory (statm's resident minus shared pages: RssAnon), in bytes. Read only on
+   * scans whose table says `anonymousRead`; on other scans it holds whatever an earlier one read.
+   */
+  anonymousBytes: number;
 }
 
 /**
@@ -49,10 +54,13 @@ export function parseStat(text: string): ProcessInfo | undefined {
 }
 
 const SPACE = 0x20;
+const NEWLINE = 0x0a;
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const OPEN = 0x28;
 const CLOSE = 0x29;
+/** The longest name stat holds: a kernel thread's (a process's is at most 15 bytes). */
+const MAX_NAME_BYTES = 64;
 
 /** Field number (0 = state) → slot: ppid, pgrp, session, utime, stime, num_threads, starttime, rss. */
 const WANTED_SLOT = new Int8Array(22).fill(-1);
@@ -67,8 +75,13 @@ const wanted = new Float64Array(8);
  * A line that does not parse leaves `into` partly written: the caller drops it.
  */
 export function parseStatBuffer(buffer: Buffer, length: number, into?: ProcessInfo): ProcessInfo | undefined {
-  const open = buffer.indexOf(OPEN);
-  const close = buffer.lastIndexOf(CLOSE, length - 1);
+  // Searched by hand, within the line: Buffer's indexOf is a call into C++, twice per process per scan.
+  let open = 0;
+  while (open < length && buffer[open] !== OPEN) open++;
+  // The name may hold ")" itself, so it ends at the LAST ")" of the line. The fields after it hold
+  // none, so that is the last one within a name's reach of "(".
+  let close = -1;
+  for (let i = open + 1, end = Math.min(length, open + 2 + MAX_NAME_BYTES); i < end; i++) if (buffer[i] === CLOSE) close = i;
   if (open < 2 || close < open || close + 3 >= length) return undefined;
   const pid = readInt(buffer, 0, open - 1);
   let position = close + 4; // start of field 1 (ppid)
@@ -114,7 +127,34 @@ export function parseStatBuffer(buffer: Buffer, length: number, into?: ProcessIn
     cmdlineTruncated: false,
     cmdlinePending: false,
     rssBytes: 0,
+    anonymousBytes: 0,
   };
+}
+
+/**
+ * Resident anonymous pages from /proc/<pid>/statm ("size resident shared text lib data dt", in
+ * pages): resident minus shared, where shared counts file-backed pages and shared memory (shmem).
+ * What is left is the process's own memory (heap, stacks), which the memory cgroup must keep
+ * charged with no swap to go to. File pages (the node binary, libraries) are mapped by every
+ * process that uses them but charged once, and clean ones are dropped under pressure before
+ * anything is OOM-killed. Undefined for text that is not a statm line.
+ */
+export function parseStatmAnonymousPages(buffer: Buffer, length: number): number | undefined {
+  const sizeEnd = fieldEnd(buffer, 0, length);
+  const residentEnd = fieldEnd(buffer, sizeEnd + 1, length);
+  const sharedEnd = fieldEnd(buffer, residentEnd + 1, length);
+  const size = readInt(buffer, 0, sizeEnd);
+  const resident = readInt(buffer, sizeEnd + 1, residentEnd);
+  const shared = readInt(buffer, residentEnd + 1, sharedEnd);
+  if (Number.isNaN(size) || Number.isNaN(resident) || Number.isNaN(shared)) return undefined;
+  return Math.max(0, resident - shared);
+}
+
+/** Where the space- or newline-ended field starting at `start` ends. */
+function fieldEnd(buffer: Buffer, start: number, length: number): number {
+  let end = start;
+  while (end < length && buffer[end] !== SPACE && buffer[end] !== NEWLINE) end++;
+  return end;
 }
 
 /** One-letter state strings by byte, so a state costs no allocation. */

@@ -28,12 +28,15 @@ export interface ProcSpec {
   cpuTicks?: number;
   threads?: number;
   rssMiB?: number;
+  /** Of rssMiB, the anonymous part (the rest is shared file pages); default: all of it. */
+  anonMiB?: number;
 }
 
 export function proc(spec: ProcSpec): ProcessInfo {
   const sid = spec.sid ?? spec.pid;
   const comm = (spec.cmd.split(" ")[0].split("/").pop() ?? "x").slice(0, 15);
   const rssPages = Math.round(((spec.rssMiB ?? 10) * 1024 * 1024) / PAGE);
+  const anonymousPages = Math.min(rssPages, Math.round(((spec.anonMiB ?? spec.rssMiB ?? 10) * 1024 * 1024) / PAGE));
   const state = spec.state ?? "S";
   return {
     pid: spec.pid,
@@ -47,6 +50,7 @@ export function proc(spec: ProcSpec): ProcessInfo {
     startTime: Math.round((UPTIME - (spec.age ?? 600)) * CLOCK_TICKS_PER_SECOND),
     rssPages: state === "Z" ? 0 : rssPages,
     rssBytes: state === "Z" ? 0 : rssPages * PAGE,
+    anonymousBytes: state === "Z" ? 0 : anonymousPages * PAGE,
     cmdline: state === "Z" ? `[${comm}]` : spec.cmd,
     cmdlineTruncated: false,
     cmdlinePending: false,
@@ -58,8 +62,11 @@ export function classifyOptions(): ClassifyOptions {
   return { matcher: new CommandMatcher(DEFAULT_MCP_PATTERNS.map((p) => new RegExp(p)), new RegExp(DEFAULT_MAIN_PATTERN)), selfPid: 900 };
 }
 
+/** A scan of these processes, their anonymous memory read (as when the RSS sum is near the threshold). */
 export function table(processes: ProcessInfo[]): ProcessTable {
-  return { processes, uptimeSeconds: UPTIME, unreadable: 0, pendingCommandLines: 0 };
+  const rssBytes = processes.reduce((sum, p) => sum + p.rssBytes, 0);
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  return { processes, byPid, uptimeSeconds: UPTIME, unreadable: 0, pendingCommandLines: 0, rssBytes, anonymousRead: true };
 }
 
 /**
@@ -158,7 +165,13 @@ export function statLine(p: ProcessInfo): string {
   return `${p.pid} (${p.comm}) ${fields.join(" ")}\n`;
 }
 
-/** Writes processes as <root>/<pid>/{stat,cmdline,status} plus <root>/uptime. */
+/** Formats the /proc/<pid>/statm line: size resident shared text lib data dt, in pages. */
+export function statmLine(p: ProcessInfo): string {
+  const anonymousPages = p.anonymousBytes / PAGE;
+  return `${p.rssPages * 4} ${p.rssPages} ${p.rssPages - anonymousPages} 1000 0 ${anonymousPages} 0\n`;
+}
+
+/** Writes processes as <root>/<pid>/{stat,statm,cmdline,status} plus <root>/uptime. */
 export function writeProcTree(root: string, processes: ProcessInfo[], uptime = UPTIME): void {
   fs.mkdirSync(root, { recursive: true });
   fs.writeFileSync(path.join(root, "uptime"), `${uptime.toFixed(2)} 1234.56\n`);
@@ -169,6 +182,7 @@ export function writeProcess(root: string, p: ProcessInfo): void {
   const dir = path.join(root, String(p.pid));
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "stat"), statLine(p));
+  fs.writeFileSync(path.join(dir, "statm"), statmLine(p));
   const args = p.state === "Z" ? "" : `${p.cmdline.split(" ").join("\0")}\0`;
   fs.writeFileSync(path.join(dir, "cmdline"), args);
   fs.writeFileSync(
