@@ -29,11 +29,12 @@ import {
   startMonitor,
   type E2eOptions,
 } from "./stack";
+import { ArgList, UsageError } from "../scripts/cliArgs";
 import { startKeeperTimer } from "../test/load/support/keeperTimer";
 import { docker } from "../test/support/dockerCli";
+import { REPO_ROOT } from "../test/support/stackFiles";
 
 const DOCKER_HOST = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
-import { REPO_ROOT } from "../test/support/stackFiles";
 
 const USAGE = `usage: npm run e2e:metamcp -- --image IMAGE --database-url URL [options]
        npm run e2e:metamcp -- --down
@@ -60,8 +61,6 @@ interface CliOptions extends E2eOptions {
   keep: boolean;
 }
 
-class UsageError extends Error {}
-
 export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliOptions | "help" | "down" {
   const options: Partial<CliOptions> = {
     stackFile: `${REPO_ROOT}/Pulumi.prod.yaml`,
@@ -72,13 +71,9 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     keep: false,
     databaseUrl: env.E2E_DATABASE_URL,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined || next.startsWith("--")) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
+  const args = new ArgList(argv);
+  for (let arg = args.next(); arg !== undefined; arg = args.next()) {
+    const value = (): string => args.value(arg!);
     const whole = (text: string, min: number, max: number): number => {
       const n = Number(text);
       if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${arg} ${text} is not a whole number from ${min} to ${max}`);

@@ -23,6 +23,7 @@ import { hostKeyHint } from "../infra/sshPin";
 import { StackFileError } from "../infra/verify";
 import { describeConfigError } from "../infra/verify/report";
 import { readStackConfig } from "../infra/verify/stackFile";
+import { ArgList, UsageError } from "./cliArgs";
 
 const USAGE = `usage: npm run verify-host -- <stack> [--identity <private key file>] [--stack-file <Pulumi.<stack>.yaml>]
 
@@ -40,18 +41,12 @@ export interface VerifyHostOptions {
   stackFile?: string;
 }
 
-export class UsageError extends Error {}
-
 /** Parses argv (after the script name); throws UsageError saying what is wrong (pure). */
 export function parseVerifyHostArgs(argv: readonly string[]): VerifyHostOptions | "help" {
   const options: Partial<VerifyHostOptions> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined || next.startsWith("-")) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
+  const args = new ArgList(argv);
+  for (let arg = args.next(); arg !== undefined; arg = args.next()) {
+    const value = (): string => args.value(arg!);
     if (arg === "--help" || arg === "-h") return "help";
     else if (arg === "--identity") options.identity = value();
     else if (arg === "--stack-file" || arg === "--config-file") options.stackFile = value();

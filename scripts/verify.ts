@@ -11,6 +11,7 @@ import { ConfigError } from "../infra/config";
 import { isDockerApiError } from "../infra/pidsLimit/dockerApi";
 import { formatJson, formatTable, StackFileError, verifyStack } from "../infra/verify";
 import { describeConfigError } from "../infra/verify/report";
+import { ArgList, UsageError } from "./cliArgs";
 
 const USAGE = `usage: npm run verify -- <stack> [--host <docker host>] [--identity <ssh key file>] [--host-key <key>] [--config-file <Pulumi.<stack>.yaml>] [--json]
 
@@ -35,18 +36,12 @@ export interface CliOptions {
   json: boolean;
 }
 
-class UsageError extends Error {}
-
 /** Parses argv (after the script name); throws UsageError with what is wrong. */
 export function parseCliArgs(argv: readonly string[]): CliOptions | "help" {
   const options: Partial<CliOptions> = { json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined || next.startsWith("--")) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
+  const args = new ArgList(argv);
+  for (let arg = args.next(); arg !== undefined; arg = args.next()) {
+    const value = (): string => args.value(arg!);
     if (arg === "--help" || arg === "-h") return "help";
     else if (arg === "--json") options.json = true;
     else if (arg === "--host") options.dockerHost = value();

@@ -9,7 +9,8 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseVerifyHostArgs, UsageError } from "../../scripts/verify-host";
+import { UsageError } from "../../scripts/cliArgs";
+import { parseVerifyHostArgs } from "../../scripts/verify-host";
 import { REPO_ROOT, TEST_HOST_KEY } from "../support/stackFiles";
 import { expectNoTempDirsLeft } from "../support/tempDirs";
 
