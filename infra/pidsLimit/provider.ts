@@ -144,6 +144,20 @@ function outputsOf(inputs: Pick<PidsLimitInputs, "dockerHost" | "hostKey" | "con
   };
 }
 
+/**
+ * Create and update alike: the cap with memory and memory+swap in one update (an update of the cap
+ * alone turns swap back on under cgroup v2), then a start if the container must run and does not.
+ */
+async function applyInputs(inputs: PidsLimitInputs): Promise<PidsLimitOutputs> {
+  const inForce = await api.applyLimits(inputs.dockerHost, inputs.containerId, {
+    pidsLimit: inputs.limit,
+    memory: inputs.memory,
+    memorySwap: inputs.memorySwap,
+    start: inputs.running,
+  }, { hostKey: inputs.hostKey });
+  return outputsOf(inputs, inForce);
+}
+
 export const pidsLimitProvider: dynamic.ResourceProvider<PidsLimitInputs, PidsLimitOutputs> = {
   async check(_olds: PidsLimitInputs, news: PidsLimitInputs): Promise<dynamic.CheckResult<PidsLimitInputs>> {
     return { inputs: news, failures: checkPidsLimitInputs(news) };
@@ -155,13 +169,7 @@ export const pidsLimitProvider: dynamic.ResourceProvider<PidsLimitInputs, PidsLi
 
   /** Caps the container (it was created stopped), then starts it: its first process already runs under the cap. */
   async create(inputs: PidsLimitInputs): Promise<dynamic.CreateResult<PidsLimitOutputs>> {
-    const inForce = await api.applyLimits(inputs.dockerHost, inputs.containerId, {
-      pidsLimit: inputs.limit,
-      memory: inputs.memory,
-      memorySwap: inputs.memorySwap,
-      start: inputs.running,
-    }, { hostKey: inputs.hostKey });
-    return { id: inputs.containerId, outs: outputsOf(inputs, inForce) };
+    return { id: inputs.containerId, outs: await applyInputs(inputs) };
   },
 
   /** The values in force, so refresh records drift; a vanished container makes the resource vanish. */
@@ -183,13 +191,7 @@ export const pidsLimitProvider: dynamic.ResourceProvider<PidsLimitInputs, PidsLi
 
   /** Re-applies the limits, and starts the container if it must run and does not (after the cap, as on create). */
   async update(_id: string, _olds: PidsLimitOutputs, news: PidsLimitInputs): Promise<dynamic.UpdateResult<PidsLimitOutputs>> {
-    const inForce = await api.applyLimits(news.dockerHost, news.containerId, {
-      pidsLimit: news.limit,
-      memory: news.memory,
-      memorySwap: news.memorySwap,
-      start: news.running,
-    }, { hostKey: news.hostKey });
-    return { outs: outputsOf(news, inForce) };
+    return { outs: await applyInputs(news) };
   },
 
   /**
