@@ -7,7 +7,7 @@
  * One VM for the whole file, tests in order. Each prints its figures on a `V2HOST-FIGURES` line.
  */
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { pidsLimitProvider as provider, type PidsLimitInputs } from "../../infra/pidsLimit/provider";
 import { checkContainerKernels, checkHostDrift } from "../../infra/host/verify";
 import { verifyStack, type VerifyReport } from "../../infra/verify";
@@ -58,6 +58,9 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
       if (applied.code !== 0) throw new Error(`pushing ${command.name} to the VM failed: ${applied.stderr}`);
     }
   });
+
+  // A test that fails leaves its containers; the next one must not trip over their names.
+  afterEach(removeTestContainers);
 
   afterAll(async () => {
     try {
@@ -220,8 +223,8 @@ describeWithV2Host("limits on a cgroup v2 host (the VM)", () => {
     });
     expect(hog.exitCode).toBe(137);
     expect(targetAfter.oomKills - targetBefore.oomKills).toBe(1);
-    // The kernel's log names this container's cgroup and the hog (tail holds the memory) as the one victim.
-    expect(kills).toEqual([{ task: "tail", pid: expect.any(Number) }]);
+    // The kernel's log names this container's cgroup and the hog (dd holds the memory) as the one victim.
+    expect(kills).toEqual([{ task: "dd", pid: expect.any(Number) }]);
     expect(targetAfter.peak).toBeLessThanOrEqual(wanted.memory);
     expect(siblingAfter.oomKills).toBe(siblingBefore.oomKills);
     expect(states).toBe("true 0\ntrue 0");

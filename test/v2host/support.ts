@@ -40,10 +40,10 @@ export function vm(): V2HostDescription {
 }
 
 /**
- * A throwaway stack on the VM: MetaMCP only (external database, no monitor), the smallest limits the
- * stack accepts (MetaMCP's idle tree and one MCP server group, exactly, with no headroom) so a hog and a
- * fork loop pass them quickly in the VM's 2 GiB, and, with `slices`, the stack's systemd slices on the VM
- * over SSH as prod has them.
+ * A throwaway stack on the VM: MetaMCP only (external database, no monitor, no session guard), the
+ * smallest limits the stack accepts (MetaMCP's idle tree and one MCP server group, exactly, with no
+ * headroom) so a hog and a fork loop pass them quickly in the VM's 2 GiB, and, with `slices`, the
+ * stack's systemd slices on the VM over SSH as prod has them.
  */
 export interface V2Stack {
   name: string;
@@ -67,6 +67,7 @@ export function writeV2Stack(name: string, { slices }: { slices: boolean }): V2S
       "metamcp-guard:app": { capacity: V2_CAPACITY, limits: smallestLimits() },
       "metamcp-guard:database": { mode: "external" },
       "metamcp-guard:monitor": { enabled: false },
+      "metamcp-guard:guard": { enabled: false },
       "metamcp-guard:host": {
         // No parent: the stack's own, `<namePrefix>.slice` (mgv2-<name>-<pid>.slice), as every stack's is now.
         slices: { enabled: slices, cgroupDriver: "systemd", headroomPercent: 10 },
@@ -147,13 +148,14 @@ export interface HogResult {
 }
 
 /**
- * Allocates `mib` MiB inside the container and holds it: `tail` keeps a line in memory until the line
- * ends, and `head -c` of /dev/zero has no newline. Under a memory cap with no swap it is OOM-killed
- * (137); with swap allowed it finishes (0), having swapped what did not fit.
+ * Allocates `mib` MiB inside the container and holds it until done: `dd` reads one block of that size
+ * from /dev/zero into one buffer, so the kernel fills it (a user-space fill is slow under the VM's
+ * emulated CPU). Under a memory cap with no swap it is OOM-killed (137); with swap allowed it finishes
+ * (0), having swapped what did not fit.
  */
 export async function runHog(containerId: string, mib: number): Promise<HogResult> {
   const started = Date.now();
-  const exitCode = await docker("exec", containerId, "sh", "-c", `head -c ${mib}m /dev/zero | tail > /dev/null; exit $?`).then(
+  const exitCode = await docker("exec", containerId, "sh", "-c", `dd if=/dev/zero of=/dev/null bs=${mib}M count=1 2>/dev/null; exit $?`).then(
     () => 0 as number | string | undefined,
     (err: DockerCliError) => err.exitCode,
   );
