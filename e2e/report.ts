@@ -38,6 +38,15 @@ export function judge(f: Figures): string[] {
   if (f.serversInError.length > 0) failures.push(`MetaMCP marked ${f.serversInError.join(", ")} ERROR`);
   if (f.inUse.failed > 0) failures.push(`${f.inUse.failed} tool calls of the session in use failed`);
   if (f.crashesCounted > 0) failures.push(`MetaMCP counted ${f.crashesCounted} server crashes`);
+  const emergencyReaps = f.monitor.reaps.filter((reason) => reason === "emergency").length;
+  if (emergencyReaps > 0) {
+    // The sweep is the stack's last line, for load past what it was sized for: such a run says nothing
+    // of MetaMCP at its planned load. Say so, rather than leave the crashes it caused unexplained.
+    failures.push(
+      `the monitor reaped ${emergencyReaps} groups in an emergency: the load went past the stack's app.capacity ` +
+        `(its sweep starts at ${f.declared.emergencyTasks} tasks); give the stack file the capacity this run needs, or pass fewer --rounds`,
+    );
+  }
   if (f.forkFailures > 0) failures.push(`${f.forkFailures} log lines of MetaMCP say a thread or process could not be made (EAGAIN)`);
   const took = f.leak.backToBaselineAt === undefined ? undefined : f.leak.backToBaselineAt - f.leak.lastAbandonAt;
   if (took === undefined) failures.push("the abandoned sessions' groups never went away");
@@ -57,7 +66,7 @@ export function formatReport(f: Figures): string {
     `e2e:metamcp on ${f.image}, declared by ${f.stackFile}`,
     `  caps: ${f.declared.appPids} tasks, ${f.declared.appMemoryMiB} MiB; guard idle timeout ${f.declared.idleTimeout} (sweep ${f.declared.sweepInterval}), monitor scan ${f.declared.monitorInterval}; MCP_MAX_ATTEMPTS ${f.declared.maxAttempts}, SESSION_LIFETIME ${f.declared.sessionLifetime ?? "unset"}`,
     `  clients: ${f.clients.abandoned} sessions abandoned (killed), ${f.clients.closed} closed with DELETE, ${f.clients.sseDropped} SSE clients dropped; one session in use throughout`,
-    `  tasks: peak ${max(tasks)} of ${f.declared.appPids}; memory: peak ${max(memory)} MiB of ${f.declared.appMemoryMiB} MiB`,
+    `  tasks: peak ${max(tasks)} of ${f.declared.appPids} (emergency sweep at ${f.declared.emergencyTasks}); memory: peak ${max(memory)} MiB of ${f.declared.appMemoryMiB} MiB`,
     `  server groups: ${f.baselineGroups} with the idle set and the session in use, ${f.peakGroups} after the last round, back to ${f.baselineGroups} ${took} after the last abandon (bound ${f.leak.boundSeconds} s)`,
     `  guard: ${f.guard.endedIdle} sessions ended idle by DELETE (${f.guard.deletesOk} DELETEs ok, ${f.guard.deletesFailed} failed), ${f.guard.endedByClient} ended by their client`,
     `  monitor: ${f.monitor.reaps.length} reaps${f.monitor.reaps.length ? ` (${[...new Set(f.monitor.reaps)].join(", ")})` : ""}, ${f.monitor.records} audit records; started again by the keeper ${f.keeperStarts} time(s)`,

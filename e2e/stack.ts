@@ -55,6 +55,8 @@ export interface RunningStack {
     monitorInterval: string;
     maxAttempts: string;
     sessionLifetime: string | undefined;
+    /** The monitor's emergency threshold: where the load passes what app.capacity declares. */
+    emergencyTasks: string;
   };
 }
 
@@ -151,6 +153,7 @@ export function declaredFigures(resources: RecordedResource[]): RunningStack["de
     monitorInterval: monitorEnv.MONITOR_INTERVAL,
     maxAttempts: settings.maxAttempts,
     sessionLifetime: settings.sessionLifetime,
+    emergencyTasks: monitorEnv.MONITOR_EMERGENCY_TASKS,
   };
 }
 

@@ -34,7 +34,7 @@ describe("judge", () => {
   const passing: Figures = {
     image: "metamcp:2.4.22",
     stackFile: "Pulumi.prod.yaml",
-    declared: { appPids: 577, appMemoryMiB: 4096, idleTimeout: "2m", sweepInterval: "10s", monitorInterval: "5s", maxAttempts: "3", sessionLifetime: "86400000" },
+    declared: { appPids: 577, appMemoryMiB: 4096, idleTimeout: "2m", sweepInterval: "10s", monitorInterval: "5s", maxAttempts: "3", sessionLifetime: "86400000", emergencyTasks: "519" },
     clients: { abandoned: 12, closed: 6, sseDropped: 6 },
     baselineGroups: 4,
     peakGroups: 11,
@@ -60,6 +60,11 @@ describe("judge", () => {
     ["a crash MetaMCP counted", { crashesCounted: 1 }, /MetaMCP counted 1 server crashes/],
     ["groups that took longer than the bound", { leak: { lastAbandonAt: 100, backToBaselineAt: 300, boundSeconds: 135 } }, /took 200 s to go, over the bound of 135 s/],
     ["groups that never went", { leak: { lastAbandonAt: 100, boundSeconds: 135 } }, /never went away/],
+    [
+      "emergency reaps, named as load past the declared capacity",
+      { monitor: { reaps: ["emergency", "orphaned", "emergency"], records: 5 } },
+      /the monitor reaped 2 groups in an emergency: the load went past the stack's app\.capacity \(its sweep starts at 519 tasks\)/,
+    ],
     ["abandoned sessions the guard did not end", { guard: { ...passing.guard, endedIdle: 10 } }, /the guard ended 10 of 12 abandoned sessions/],
   ])("fails %s", (_label, change, message) => {
     expect(judge({ ...passing, ...change }).join("\n")).toMatch(message);
