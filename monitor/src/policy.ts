@@ -15,7 +15,9 @@
  *    memory cgroup must keep charged; not RSS, which counts the pages Node processes share once
  *    per process) at or above its threshold. Every orphaned
  *    group goes at once; then the heaviest groups first, whatever their command line (a runaway
- *    in a session of its own matches no pattern), until what remains is below the release level,
+ *    in a session of its own matches no pattern), and among groups of about the heaviest's weight
+ *    (SIMILAR_WEIGHT) the idlest first, so the sessions in use are the last of like groups to go;
+ *    until what remains is below the release level,
  *    keeping at least the floor of live MCP groups. Groups being reaped count as gone already, so
  *    one victim is not followed by a second while it is still exiting. The emergency is not over
  *    while its cause is alive: it holds, and sweeps again every scan, until every measure is below
@@ -37,6 +39,13 @@ export const REAP_REASONS: readonly ReapReason[] = ["orphaned", "over-cap", "ove
 
 /** An emergency holds until every measure is below this share of its threshold. */
 export const EMERGENCY_RELEASE_SHARE = 0.9;
+
+/**
+ * In an emergency, a group weighing at least this share of the heaviest left frees about as much:
+ * between such groups the idlest goes first. MetaMCP's server groups weigh nearly the same (a busy
+ * one has a thread or two more), and by weight alone the session in use would be the first victim.
+ */
+export const SIMILAR_WEIGHT = 0.8;
 
 export interface PolicySettings {
   orphanGraceMs: number;
@@ -235,11 +244,9 @@ function emergencySweep(measures: Measure[], { snapshot, memory, reaping, orphan
   const excess = inExcess();
   const weight = (g: Group) => measures.reduce((sum, m, i) => sum + (excess[i] ? m.of(g) / m.threshold : 0), 0);
   const others = snapshot.others.filter((g) => !reaping.has(g.sid));
-  const heaviestFirst = byIdleness([...live, ...others], memory)
-    .map((group) => ({ group, weight: weight(group) }))
-    .sort((a, b) => b.weight - a.weight); // stable: equals stay idlest first
+  const candidates = byIdleness([...live, ...others], memory).map((group) => ({ group, weight: weight(group) }));
   let liveLeft = live.length;
-  for (const { group } of heaviestFirst) {
+  for (const { group } of heaviestIdlestFirst(candidates)) {
     const now = inExcess();
     if (!now.some(Boolean)) break;
     if (!measures.some((m, i) => now[i] && m.of(group) > 0)) continue;
@@ -317,6 +324,20 @@ function carriesOver(before: GroupMemory, group: Group): boolean {
 function sameGroup(before: GroupMemory, group: Group): boolean {
   if (!group.leader) return true;
   return before.leaderStartTime === group.leader.startTime;
+}
+
+/**
+ * The emergency's order over candidates given idlest first: each time, the idlest of those within
+ * SIMILAR_WEIGHT of the heaviest left. A runaway stands alone at the top and goes first; like groups
+ * go idlest first. Quadratic, but only in an emergency, which stops taking once it is over.
+ */
+function* heaviestIdlestFirst(candidates: { group: Group; weight: number }[]): Generator<{ group: Group; weight: number }> {
+  const left = [...candidates];
+  while (left.length > 0) {
+    const heaviest = left.reduce((max, c) => Math.max(max, c.weight), 0);
+    const index = left.findIndex((c) => c.weight >= heaviest * SIMILAR_WEIGHT);
+    yield left.splice(index, 1)[0];
+  }
 }
 
 /** Idlest first (longest without CPU), then oldest first. */

@@ -215,6 +215,27 @@ const ROWS: Row[] = [
     ],
   },
   {
+    name: "emergency: among groups of about the same weight, the idlest goes first, not the busy one a few tasks heavier",
+    scans: [
+      { atMs: 0, groups: [live(100, { cpuTicks: 0 }), live(200, { cpuTicks: 0 })], extra: runaway(600, 3, { ppid: 102 }) },
+      // 100 serves the session in use (its CPU moves) and holds 24 tasks; 200 is idle with 21.
+      { atMs: 5_000, groups: [live(100, { cpuTicks: 50 }), live(200, { cpuTicks: 0 })], extra: runaway(600, 3, { ppid: 102 }) },
+    ],
+    // 20 + 24 + 21 = 65 tasks >= 60; without 200, 44 < 54.
+    settings: { emergencyTasks: 60, emergencyFloor: 0 },
+    expected: [[200, "emergency"]],
+  },
+  {
+    name: "emergency: a group far heavier than the rest goes first, however busy",
+    scans: [
+      { atMs: 0, groups: [live(100, { cpuTicks: 0 }), live(200, { cpuTicks: 0 })], extra: runaway(600, 30, { ppid: 102 }) },
+      { atMs: 5_000, groups: [live(100, { cpuTicks: 50 }), live(200, { cpuTicks: 0 })], extra: runaway(600, 30, { ppid: 102 }) },
+    ],
+    // 20 + 51 + 21 = 92 tasks >= 80; without 100, 41 < 72.
+    settings: { emergencyTasks: 80, emergencyFloor: 0 },
+    expected: [[100, "emergency"]],
+  },
+  {
     name: "emergency: a runaway in a session of its own (no MCP pattern) goes first, and alone when that suffices",
     scans: [{ atMs: 0, groups: [live(100), live(200)], extra: runaway(600, 40) }],
     // 20 + 42 + 40 = 102 tasks >= 90; without the runaway's 40, 62 < 81.
