@@ -84,7 +84,7 @@ export async function declare(options: E2eOptions): Promise<RecordedResource[]> 
 export async function buildImages(resources: RecordedResource[], nodeImage: string): Promise<void> {
   for (const [name, folder] of [["guard-image", "guard"], ["monitor-image", "monitor"]] as const) {
     const tag = named(resources, name).inputs.imageName as string;
-    await run("docker", ["build", "--network", "host", "--build-arg", `NODE_IMAGE=${nodeImage}`, "-t", tag, path.join(REPO_ROOT, folder)], {
+    await run("docker", ["build", "--force-rm", "--network", "host", "--build-arg", `NODE_IMAGE=${nodeImage}`, "-t", tag, path.join(REPO_ROOT, folder)], {
       DOCKER_BUILDKIT: "0",
     });
   }

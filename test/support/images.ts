@@ -366,7 +366,7 @@ export function postgresServerImage(): Promise<string> {
 /** `docker build -t name -`: a Dockerfile on stdin and no build context (so nothing to send, no network). */
 function buildFromStdin(name: string, dockerfile: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const build = spawn("docker", ["build", "--quiet", "-t", name, "-"], { stdio: ["pipe", "ignore", "pipe"] });
+    const build = spawn("docker", ["build", "--quiet", "--force-rm", "-t", name, "-"], { stdio: ["pipe", "ignore", "pipe"] });
     let stderr = "";
     build.stderr.on("data", (d) => (stderr += d));
     build.on("error", reject);

@@ -19,6 +19,8 @@ export function guardImage(): Promise<string> {
     const base = await nodeNpmImage();
     await dockerBuild([
       "build",
+      // A failed step must not leave its container behind (the classic builder keeps it otherwise).
+      "--force-rm",
       "--network", "none",
       "--build-arg", `NODE_IMAGE=${base}`,
       "--label", "metamcp-guard.test-image=session-guard",
