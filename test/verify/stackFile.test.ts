@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../../infra/config";
 import { projectValues, readStackConfig, StackFileError } from "../../infra/verify/stackFile";
 import { REPO_ROOT } from "../support/stackFiles";
+import { expectNoTempDirsLeft } from "../support/tempDirs";
 
 describe("projectValues", () => {
   it("keeps this project's keys without the prefix, drops other projects' keys and encrypted secrets", () => {
@@ -27,13 +28,16 @@ describe("projectValues", () => {
 });
 
 describe("readStackConfig", () => {
-  let dir: string | undefined;
+  expectNoTempDirsLeft("verify-stackfile-");
+  // A test may make several files: every folder is removed after it.
+  const dirs: string[] = [];
   afterEach(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
   function tempFile(text: string): string {
-    dir = mkdtempSync(join(tmpdir(), "verify-stackfile-"));
+    const dir = mkdtempSync(join(tmpdir(), "verify-stackfile-"));
+    dirs.push(dir);
     const file = join(dir, "Pulumi.custom.yaml");
     writeFileSync(file, text);
     return file;
