@@ -29,52 +29,50 @@ const NODE_VERSION_LABEL = "metamcp-guard.test-image.node-version";
 /** Records which npm cache went in (its index's size and age), so a fuller cache rebuilds the image. */
 const NPM_CACHE_LABEL = "metamcp-guard.test-image.npm-cache";
 
-let busyboxBuild: Promise<string> | undefined;
-let nodeBuild: Promise<string> | undefined;
-let nodeNpmBuild: Promise<string> | undefined;
+/**
+ * `build` run at most once per process, its promise shared by every caller. A failed build is not kept: the
+ * next caller may have installed the missing package meanwhile.
+ */
+export function oncePerProcess(build: () => Promise<string>): () => Promise<string> {
+  let running: Promise<string> | undefined;
+  return () => {
+    running ??= build().catch((err) => {
+      running = undefined;
+      throw err;
+    });
+    return running;
+  };
+}
 
 /** Name of a busybox image with applet links in /bin (PATH=/bin); builds it if missing. */
-export function busyboxImage(): Promise<string> {
-  busyboxBuild ??= (async () => {
-    if ((await imageLabel(BUSYBOX_IMAGE, IMAGE_LABEL)) !== undefined) return BUSYBOX_IMAGE;
-    await withTempDir(async (root) => {
-      addBusybox(root);
-      await importFolder(root, BUSYBOX_IMAGE, ["ENV PATH=/bin", 'CMD ["sh"]', `LABEL ${IMAGE_LABEL}=busybox`]);
-    });
-    return BUSYBOX_IMAGE;
-  })();
-  // A failed build must not be cached: the next caller may have installed the missing package meanwhile.
-  return busyboxBuild.catch((err) => {
-    busyboxBuild = undefined;
-    throw err;
+export const busyboxImage = oncePerProcess(async () => {
+  if ((await imageLabel(BUSYBOX_IMAGE, IMAGE_LABEL)) !== undefined) return BUSYBOX_IMAGE;
+  await withTempDir(async (root) => {
+    addBusybox(root);
+    await importFolder(root, BUSYBOX_IMAGE, ["ENV PATH=/bin", 'CMD ["sh"]', `LABEL ${IMAGE_LABEL}=busybox`]);
   });
-}
+  return BUSYBOX_IMAGE;
+});
 
 /**
  * Name of an image holding the Node binary running this process (`process.execPath`, i.e. `command -v node`),
  * the shared libraries `ldd` lists for it, and busybox for /bin/sh. Builds it if missing or if it holds another
  * Node version.
  */
-export function nodeImage(): Promise<string> {
-  nodeBuild ??= (async () => {
-    if ((await imageLabel(NODE_IMAGE, NODE_VERSION_LABEL)) === process.version) return NODE_IMAGE;
-    await withTempDir(async (root) => {
-      addBusybox(root);
-      addNode(root);
-      await importFolder(root, NODE_IMAGE, [
-        "ENV PATH=/usr/local/bin:/bin",
-        'CMD ["node"]',
-        `LABEL ${IMAGE_LABEL}=node`,
-        `LABEL ${NODE_VERSION_LABEL}=${process.version}`,
-      ]);
-    });
-    return NODE_IMAGE;
-  })();
-  return nodeBuild.catch((err) => {
-    nodeBuild = undefined;
-    throw err;
+export const nodeImage = oncePerProcess(async () => {
+  if ((await imageLabel(NODE_IMAGE, NODE_VERSION_LABEL)) === process.version) return NODE_IMAGE;
+  await withTempDir(async (root) => {
+    addBusybox(root);
+    addNode(root);
+    await importFolder(root, NODE_IMAGE, [
+      "ENV PATH=/usr/local/bin:/bin",
+      'CMD ["node"]',
+      `LABEL ${IMAGE_LABEL}=node`,
+      `LABEL ${NODE_VERSION_LABEL}=${process.version}`,
+    ]);
   });
-}
+  return NODE_IMAGE;
+});
 
 /**
  * Name of an image to build our Dockerfiles FROM (`--build-arg NODE_IMAGE=…`) with no registry: the Node of
@@ -82,43 +80,37 @@ export function nodeImage(): Promise<string> {
  * cache, with npm set to install offline from it. `npm ci` of a lock whose packages the repository's own
  * install fetched (the guard's and the monitor's are subsets of the root lock) then works with no network.
  */
-export function nodeNpmImage(): Promise<string> {
-  nodeNpmBuild ??= (async () => {
-    const npmRoot = path.dirname(path.dirname(fs.realpathSync(execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim())));
-    const cache = path.join(execFileSync("npm", ["config", "get", "cache"], { encoding: "utf8" }).trim(), "_cacache");
-    if (!fs.existsSync(path.join(cache, "index-v5"))) throw new Error(`no npm cache at ${cache}: run npm ci in the repository first`);
-    const stamp = `${process.version}/${cacheStamp(cache)}`;
-    if ((await imageLabel(NODE_NPM_IMAGE, NPM_CACHE_LABEL)) === stamp) return NODE_NPM_IMAGE;
-    await withTempDir(async (root) => {
-      addBusybox(root);
-      addNode(root);
-      fs.cpSync(npmRoot, path.join(root, "usr/local/lib/node_modules/npm"), { recursive: true, verbatimSymlinks: true });
-      for (const [name, cli] of [["npm", "npm-cli.js"], ["npx", "npx-cli.js"]]) {
-        const wrapper = path.join(root, "usr/local/bin", name);
-        fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/node_modules/npm/bin/${cli} "$@"\n`, { mode: 0o755 });
-      }
-      // Package bins start with `#!/usr/bin/env node`.
-      fs.mkdirSync(path.join(root, "usr/bin"), { recursive: true });
-      fs.symlinkSync("/bin/busybox", path.join(root, "usr/bin/env"));
-      fs.cpSync(cache, path.join(root, "npm-cache/_cacache"), { recursive: true });
-      await importFolder(root, NODE_NPM_IMAGE, [
-        "ENV PATH=/usr/local/bin:/bin:/usr/bin",
-        "ENV HOME=/root",
-        "ENV npm_config_cache=/npm-cache",
-        "ENV npm_config_offline=true",
-        "ENV npm_config_update_notifier=false",
-        'CMD ["node"]',
-        `LABEL ${IMAGE_LABEL}=node-npm`,
-        `LABEL ${NPM_CACHE_LABEL}=${stamp}`,
-      ]);
-    });
-    return NODE_NPM_IMAGE;
-  })();
-  return nodeNpmBuild.catch((err) => {
-    nodeNpmBuild = undefined;
-    throw err;
+export const nodeNpmImage = oncePerProcess(async () => {
+  const npmRoot = path.dirname(path.dirname(fs.realpathSync(execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim())));
+  const cache = path.join(execFileSync("npm", ["config", "get", "cache"], { encoding: "utf8" }).trim(), "_cacache");
+  if (!fs.existsSync(path.join(cache, "index-v5"))) throw new Error(`no npm cache at ${cache}: run npm ci in the repository first`);
+  const stamp = `${process.version}/${cacheStamp(cache)}`;
+  if ((await imageLabel(NODE_NPM_IMAGE, NPM_CACHE_LABEL)) === stamp) return NODE_NPM_IMAGE;
+  await withTempDir(async (root) => {
+    addBusybox(root);
+    addNode(root);
+    fs.cpSync(npmRoot, path.join(root, "usr/local/lib/node_modules/npm"), { recursive: true, verbatimSymlinks: true });
+    for (const [name, cli] of [["npm", "npm-cli.js"], ["npx", "npx-cli.js"]]) {
+      const wrapper = path.join(root, "usr/local/bin", name);
+      fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/node_modules/npm/bin/${cli} "$@"\n`, { mode: 0o755 });
+    }
+    // Package bins start with `#!/usr/bin/env node`.
+    fs.mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+    fs.symlinkSync("/bin/busybox", path.join(root, "usr/bin/env"));
+    fs.cpSync(cache, path.join(root, "npm-cache/_cacache"), { recursive: true });
+    await importFolder(root, NODE_NPM_IMAGE, [
+      "ENV PATH=/usr/local/bin:/bin:/usr/bin",
+      "ENV HOME=/root",
+      "ENV npm_config_cache=/npm-cache",
+      "ENV npm_config_offline=true",
+      "ENV npm_config_update_notifier=false",
+      'CMD ["node"]',
+      `LABEL ${IMAGE_LABEL}=node-npm`,
+      `LABEL ${NPM_CACHE_LABEL}=${stamp}`,
+    ]);
   });
-}
+  return NODE_NPM_IMAGE;
+});
 
 /** Entries and newest change of the cache's index: enough to tell that the cache gained packages. */
 function cacheStamp(cache: string): string {
@@ -241,7 +233,6 @@ export const PSQL_IMAGE = "metamcp-guard-test/psql:local";
 const PSQL_VERSION_LABEL = "metamcp-guard.test-image.psql-version";
 /** Where Debian's postgresql-client packages put the real psql (/usr/bin/psql is a Perl wrapper). */
 const DEBIAN_POSTGRESQL_DIR = "/usr/lib/postgresql";
-let psqlBuild: Promise<string> | undefined;
 
 /**
  * Name of an image holding Debian's psql client (the newest `/usr/lib/postgresql/<version>/bin/psql`) at
@@ -249,28 +240,22 @@ let psqlBuild: Promise<string> | undefined;
  * "metamcp-guard-test/psql:local". Rebuilt when the client's version changes. Needs `postgresql-client` (or
  * `postgresql`) installed; throws saying so otherwise.
  */
-export function psqlImage(): Promise<string> {
-  psqlBuild ??= (async () => {
-    const psql = debianPsql();
-    const version = execFileSync(psql, ["--version"], { encoding: "utf8" }).trim();
-    if ((await imageLabel(PSQL_IMAGE, PSQL_VERSION_LABEL)) === version) return PSQL_IMAGE;
-    await withTempDir(async (root) => {
-      addBusybox(root);
-      copyWithLibraries(root, psql, "/usr/local/bin/psql");
-      await importFolder(root, PSQL_IMAGE, [
-        "ENV PATH=/usr/local/bin:/bin",
-        'CMD ["sh"]',
-        `LABEL ${IMAGE_LABEL}=psql`,
-        `LABEL ${PSQL_VERSION_LABEL}=${JSON.stringify(version)}`,
-      ]);
-    });
-    return PSQL_IMAGE;
-  })();
-  return psqlBuild.catch((err) => {
-    psqlBuild = undefined;
-    throw err;
+export const psqlImage = oncePerProcess(async () => {
+  const psql = debianPsql();
+  const version = execFileSync(psql, ["--version"], { encoding: "utf8" }).trim();
+  if ((await imageLabel(PSQL_IMAGE, PSQL_VERSION_LABEL)) === version) return PSQL_IMAGE;
+  await withTempDir(async (root) => {
+    addBusybox(root);
+    copyWithLibraries(root, psql, "/usr/local/bin/psql");
+    await importFolder(root, PSQL_IMAGE, [
+      "ENV PATH=/usr/local/bin:/bin",
+      'CMD ["sh"]',
+      `LABEL ${IMAGE_LABEL}=psql`,
+      `LABEL ${PSQL_VERSION_LABEL}=${JSON.stringify(version)}`,
+    ]);
   });
-}
+  return PSQL_IMAGE;
+});
 
 /** Why postgresServerImage() cannot be built here (no Debian PostgreSQL server installed), or undefined. */
 export function postgresServerMissingReason(): string | undefined {
@@ -313,7 +298,6 @@ const POSTGRES_ENTRYPOINT = path.join(__dirname, "postgres-entrypoint.sh");
 export const POSTGRES_DATA_DIR = "/var/lib/postgresql/data";
 /** Server binaries the entrypoint, the stack's health check and the provider's exec use. */
 const POSTGRES_PROGRAMS = ["postgres", "initdb", "pg_ctl", "pg_controldata", "psql", "pg_isready"];
-let postgresServerBuild: Promise<string> | undefined;
 
 /**
  * Name of a PostgreSQL server image built from Debian's packages on this machine (no registry here): the newest
@@ -324,44 +308,38 @@ let postgresServerBuild: Promise<string> | undefined;
  * trusted (so psql by exec needs no password), a password asked over TCP (scram-sha-256), STOPSIGNAL SIGINT
  * (a fast shutdown), postgres running as uid 999. Arguments after the image go to postgres (`-c port=…`).
  */
-export function postgresServerImage(): Promise<string> {
-  postgresServerBuild ??= (async () => {
-    const home = newestDebianPostgresql("postgres", "the Postgres test image needs Debian's server", "postgresql");
-    const version = execFileSync(path.join(home, "bin/postgres"), ["--version"], { encoding: "utf8" }).trim();
-    const stamp = `${version}/${fs.statSync(POSTGRES_ENTRYPOINT).size}-${Math.floor(fs.statSync(POSTGRES_ENTRYPOINT).mtimeMs)}`;
-    if ((await imageLabel(POSTGRES_SERVER_IMAGE, POSTGRES_SERVER_LABEL)) === stamp) return POSTGRES_SERVER_IMAGE;
-    const major = path.basename(home);
-    await withTempDir(async (root) => {
-      addBusybox(root);
-      for (const program of POSTGRES_PROGRAMS) copyWithLibraries(root, path.join(home, "bin", program), path.join(home, "bin", program));
-      for (const module of fs.readdirSync(path.join(home, "lib")).filter((f) => f.endsWith(".so") && !f.startsWith("llvmjit"))) {
-        copyWithLibraries(root, path.join(home, "lib", module), path.join(home, "lib", module));
-      }
-      fs.cpSync(`/usr/share/postgresql/${major}`, path.join(root, `usr/share/postgresql/${major}`), { recursive: true });
-      fs.cpSync("/usr/share/zoneinfo", path.join(root, "usr/share/zoneinfo"), { recursive: true });
-      copyWithLibraries(root, "/usr/bin/setpriv", "/usr/bin/setpriv");
-      copyInto(root, POSTGRES_ENTRYPOINT, "/usr/local/bin/docker-entrypoint.sh");
-      fs.appendFileSync(path.join(root, "etc/passwd"), "postgres:x:999:999::/var/lib/postgresql:/bin/sh\n");
-      fs.appendFileSync(path.join(root, "etc/group"), "postgres:x:999:\n");
-      fs.mkdirSync(path.join(root, POSTGRES_DATA_DIR), { recursive: true });
-      await importFolder(root, POSTGRES_SERVER_BASE, [`LABEL ${IMAGE_LABEL}=postgres-base`]);
-    });
-    // `docker import` cannot set a stop signal; a build FROM the imported folder can, with no context and no RUN.
-    await buildFromStdin(POSTGRES_SERVER_IMAGE, [
-      `FROM ${POSTGRES_SERVER_BASE}`,
-      `ENV PATH=${home}/bin:/usr/local/bin:/usr/bin:/bin PGDATA=${POSTGRES_DATA_DIR} TZ=UTC`,
-      "STOPSIGNAL SIGINT",
-      'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]',
-      `LABEL ${IMAGE_LABEL}=postgres`,
-      `LABEL ${POSTGRES_SERVER_LABEL}=${JSON.stringify(stamp)}`,
-    ]);
-    return POSTGRES_SERVER_IMAGE;
-  })();
-  return postgresServerBuild.catch((err) => {
-    postgresServerBuild = undefined;
-    throw err;
+export const postgresServerImage = oncePerProcess(async () => {
+  const home = newestDebianPostgresql("postgres", "the Postgres test image needs Debian's server", "postgresql");
+  const version = execFileSync(path.join(home, "bin/postgres"), ["--version"], { encoding: "utf8" }).trim();
+  const stamp = `${version}/${fs.statSync(POSTGRES_ENTRYPOINT).size}-${Math.floor(fs.statSync(POSTGRES_ENTRYPOINT).mtimeMs)}`;
+  if ((await imageLabel(POSTGRES_SERVER_IMAGE, POSTGRES_SERVER_LABEL)) === stamp) return POSTGRES_SERVER_IMAGE;
+  const major = path.basename(home);
+  await withTempDir(async (root) => {
+    addBusybox(root);
+    for (const program of POSTGRES_PROGRAMS) copyWithLibraries(root, path.join(home, "bin", program), path.join(home, "bin", program));
+    for (const module of fs.readdirSync(path.join(home, "lib")).filter((f) => f.endsWith(".so") && !f.startsWith("llvmjit"))) {
+      copyWithLibraries(root, path.join(home, "lib", module), path.join(home, "lib", module));
+    }
+    fs.cpSync(`/usr/share/postgresql/${major}`, path.join(root, `usr/share/postgresql/${major}`), { recursive: true });
+    fs.cpSync("/usr/share/zoneinfo", path.join(root, "usr/share/zoneinfo"), { recursive: true });
+    copyWithLibraries(root, "/usr/bin/setpriv", "/usr/bin/setpriv");
+    copyInto(root, POSTGRES_ENTRYPOINT, "/usr/local/bin/docker-entrypoint.sh");
+    fs.appendFileSync(path.join(root, "etc/passwd"), "postgres:x:999:999::/var/lib/postgresql:/bin/sh\n");
+    fs.appendFileSync(path.join(root, "etc/group"), "postgres:x:999:\n");
+    fs.mkdirSync(path.join(root, POSTGRES_DATA_DIR), { recursive: true });
+    await importFolder(root, POSTGRES_SERVER_BASE, [`LABEL ${IMAGE_LABEL}=postgres-base`]);
   });
-}
+  // `docker import` cannot set a stop signal; a build FROM the imported folder can, with no context and no RUN.
+  await buildFromStdin(POSTGRES_SERVER_IMAGE, [
+    `FROM ${POSTGRES_SERVER_BASE}`,
+    `ENV PATH=${home}/bin:/usr/local/bin:/usr/bin:/bin PGDATA=${POSTGRES_DATA_DIR} TZ=UTC`,
+    "STOPSIGNAL SIGINT",
+    'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]',
+    `LABEL ${IMAGE_LABEL}=postgres`,
+    `LABEL ${POSTGRES_SERVER_LABEL}=${JSON.stringify(stamp)}`,
+  ]);
+  return POSTGRES_SERVER_IMAGE;
+});
 
 /** `docker build -t name -`: a Dockerfile on stdin and no build context (so nothing to send, no network). */
 function buildFromStdin(name: string, dockerfile: string[]): Promise<void> {

@@ -21,6 +21,7 @@ import { freePort } from "./net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { docker, testLabelArgs } from "./docker";
+import { oncePerProcess } from "./images";
 
 export const SYSTEMD_IMAGE = "metamcp-guard-test/systemd:bookworm";
 /** Bumped when the recipe changes, so an image built by an older recipe is rebuilt. */
@@ -55,21 +56,13 @@ export interface SystemdHost {
   remove(): Promise<void>;
 }
 
-let imageBuild: Promise<string> | undefined;
-
 /** The systemd image, built or re-imported when missing. */
-export function systemdImage(): Promise<string> {
-  imageBuild ??= (async () => {
-    if ((await imageLabelValue()) === RECIPE) return SYSTEMD_IMAGE;
-    if (!existsSync(ROOTFS_TAR)) await buildRootfsTar();
-    await run("docker", ["import", "-c", 'CMD ["/sbin/init"]', "-c", `LABEL ${IMAGE_LABEL}=${RECIPE}`, ROOTFS_TAR, SYSTEMD_IMAGE]);
-    return SYSTEMD_IMAGE;
-  })();
-  return imageBuild.catch((err) => {
-    imageBuild = undefined;
-    throw err;
-  });
-}
+export const systemdImage = oncePerProcess(async () => {
+  if ((await imageLabelValue()) === RECIPE) return SYSTEMD_IMAGE;
+  if (!existsSync(ROOTFS_TAR)) await buildRootfsTar();
+  await run("docker", ["import", "-c", 'CMD ["/sbin/init"]', "-c", `LABEL ${IMAGE_LABEL}=${RECIPE}`, ROOTFS_TAR, SYSTEMD_IMAGE]);
+  return SYSTEMD_IMAGE;
+});
 
 async function imageLabelValue(): Promise<string | undefined> {
   try {

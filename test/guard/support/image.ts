@@ -7,33 +7,25 @@
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { REPO_ROOT } from "../../support/compile";
-import { nodeNpmImage } from "../../support/images";
+import { nodeNpmImage, oncePerProcess } from "../../support/images";
 
 export const GUARD_TEST_IMAGE = "metamcp-guard-test/session-guard:local";
 
-let build: Promise<string> | undefined;
-
 /** Builds (once per process) and names the guard's image. */
-export function guardImage(): Promise<string> {
-  build ??= (async () => {
-    const base = await nodeNpmImage();
-    await dockerBuild([
-      "build",
-      // A failed step must not leave its container behind (the classic builder keeps it otherwise).
-      "--force-rm",
-      "--network", "none",
-      "--build-arg", `NODE_IMAGE=${base}`,
-      "--label", "metamcp-guard.test-image=session-guard",
-      "-t", GUARD_TEST_IMAGE,
-      path.join(REPO_ROOT, "guard"),
-    ]);
-    return GUARD_TEST_IMAGE;
-  })();
-  return build.catch((err) => {
-    build = undefined;
-    throw err;
-  });
-}
+export const guardImage = oncePerProcess(async () => {
+  const base = await nodeNpmImage();
+  await dockerBuild([
+    "build",
+    // A failed step must not leave its container behind (the classic builder keeps it otherwise).
+    "--force-rm",
+    "--network", "none",
+    "--build-arg", `NODE_IMAGE=${base}`,
+    "--label", "metamcp-guard.test-image=session-guard",
+    "-t", GUARD_TEST_IMAGE,
+    path.join(REPO_ROOT, "guard"),
+  ]);
+  return GUARD_TEST_IMAGE;
+});
 
 /** `docker build` with the classic builder: this engine's CLI has no buildx, and the Dockerfile needs nothing newer. */
 function dockerBuild(args: string[]): Promise<void> {
