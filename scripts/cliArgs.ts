@@ -16,10 +16,10 @@ export class ArgList {
     return this.argv[++this.index];
   }
 
-  /** The value of `flag`, the argument after it; a UsageError when there is none or it is another option. */
+  /** The value of `flag`, the argument after it; a UsageError when there is none or it is an option (`-h` too). */
   value(flag: string): string {
     const value = this.argv[++this.index];
-    if (value === undefined || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+    if (value === undefined || value.startsWith("-")) throw new UsageError(`${flag} needs a value`);
     return value;
   }
 }

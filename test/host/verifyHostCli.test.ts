@@ -33,6 +33,7 @@ describe("verify-host's arguments", () => {
     [[], "name the stack to check, e.g. npm run verify-host -- prod"],
     [["prod", "--identity"], "--identity needs a value"],
     [["prod", "--identity", "--stack-file", "f"], "--identity needs a value"],
+    [["prod", "--identity", "-h"], "--identity needs a value"],
     [["prod", "--stack-file"], "--stack-file needs a value"],
     [["prod", "--verbose"], "unknown option --verbose"],
     [["prod", "dev"], "one stack at a time (got prod and dev)"],
