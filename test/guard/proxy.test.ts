@@ -137,11 +137,14 @@ describe("streams pass through untouched", () => {
     );
     const resultAt = Date.now() - started;
     expect(JSON.stringify(result.content)).toContain("Long running operation completed");
-    expect(progressAt).toHaveLength(4);
-    // One step a second, the last one with the result: a buffering proxy would deliver them all at once.
+    // One step a second. The fourth progress is written together with the result, and SDK 1.16 drops a
+    // progress it reads in the same chunk as the result (modelcontextprotocol/typescript-sdk#2580), at any
+    // hop, so only the three before it are sure to arrive. A buffering proxy would deliver them all at once.
     const timings = `progress at ${progressAt.join(", ")} ms, result at ${resultAt} ms`;
-    expect(resultAt - progressAt[0], timings).toBeGreaterThan(1_000);
-    expect(progressAt[2] - progressAt[0], timings).toBeGreaterThan(1_000);
+    expect(progressAt.length, timings).toBeGreaterThanOrEqual(3);
+    expect(progressAt.length, timings).toBeLessThanOrEqual(4);
+    expect(progressAt[2] - progressAt[0], timings).toBeGreaterThan(1_500);
+    expect(resultAt - progressAt[2], timings).toBeGreaterThan(500);
   });
 
   it("a GET stream held three idle timeouts long keeps its session, and carries the server's messages", async () => {

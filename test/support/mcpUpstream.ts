@@ -405,16 +405,22 @@ function aggregateServer(backends: Backend[]): Server {
     const backend = backends.find((b) => b.name === serverName);
     if (!backend) throw new Error(`unknown tool ${request.params.name}`);
     const progressToken = request.params._meta?.progressToken;
-    return backend.client.callTool({ name: rest.join(TOOL_SEPARATOR), arguments: request.params.arguments }, undefined, {
+    // A backend often writes its last progress and its result in one chunk. Forwarding is asynchronous, so
+    // without waiting the result could overtake that progress, and the client drops a progress that
+    // arrives after its result.
+    const forwarded: Promise<unknown>[] = [];
+    const result = await backend.client.callTool({ name: rest.join(TOOL_SEPARATOR), arguments: request.params.arguments }, undefined, {
       signal: extra.signal,
       ...(progressToken !== undefined
         ? {
             resetTimeoutOnProgress: true,
             onprogress: (progress) =>
-              void extra.sendNotification({ method: "notifications/progress", params: { ...progress, progressToken } }).catch(() => undefined),
+              forwarded.push(extra.sendNotification({ method: "notifications/progress", params: { ...progress, progressToken } }).catch(() => undefined)),
           }
         : {}),
     });
+    await Promise.all(forwarded);
+    return result;
   });
   return server;
 }
