@@ -152,8 +152,14 @@ wait
     const audit = await auditLines(monitor.id);
     const emergencyReaps = audit.filter((r) => r.event === "reap" && r.reason === "emergency");
     expect(emergencyReaps).toHaveLength(1);
-    expect(emergencyReaps[0]).toMatchObject({ state: "other", outcome: "exited", members: 40 });
-    expect(emergencyReaps[0].detail).toMatch(/^\d+ tasks >= emergency threshold 30; not an MCP server, holds 40 tasks/);
+    const runaway = emergencyReaps[0];
+    expect(runaway).toMatchObject({ state: "other", outcome: "exited" });
+    // A scan can catch the runaway while it still forks (its 40 take a while on a loaded host): it holds
+    // what it had then, enough to cross the threshold with what ran before it, and none of it outlives
+    // the reap (below).
+    expect(runaway.members).toBeLessThanOrEqual(40);
+    expect(runaway.members + before.length).toBeGreaterThanOrEqual(30);
+    expect(runaway.detail).toMatch(new RegExp(`^\\d+ tasks >= emergency threshold 30; not an MCP server, holds ${runaway.members} tasks`));
     expect(audit.find((r) => r.event === "emergency-start")!.tasks).toBeGreaterThanOrEqual(30);
     const after = (await ps(id)).map((p) => p.pid);
     for (const pid of liveProcesses) expect(after).toContain(pid);
