@@ -14,8 +14,9 @@
  */
 import * as net from "node:net";
 import { abandonSession, closeCleanly, dropSseClient, InUseSession, type Endpoint } from "./clients";
-import { ENDPOINT, seed, serversInError, waitForSchema } from "./metamcpDb";
+import { ENDPOINT, SERVERS, seed, serversInError, waitForSchema } from "./metamcpDb";
 import { CRASH_COUNTED, FORK_FAILURE, guardMetrics, logLines, monitorAudit, sample, serverGroups, type Sample } from "./observe";
+import { planRounds, ROUND_SECONDS, sessionsHeld } from "./plan";
 import { formatReport, judge, type Figures } from "./report";
 import {
   applySettings,
@@ -47,8 +48,10 @@ const USAGE = `usage: npm run e2e:metamcp -- --image IMAGE --database-url URL [o
   --node-image IMAGE    base image for building the guard and the monitor (default node:20-alpine)
   --port N              where the guard listens, in front of MetaMCP (default 12108); its /metrics
                         is on N+2 and the monitor's on N+1, all on 127.0.0.1
-  --rounds N            rounds of client behaviour, 10 s apart (default 6): each abandons 2 sessions,
-                        closes 1 cleanly and drops 1 SSE client
+  --rounds N            rounds of client behaviour, 10 s apart: each abandons 2 sessions, closes 1
+                        cleanly and drops 1 SSE client (default: as many as the stack file's
+                        app.capacity holds while the guard has not yet ended them, up to 6; a larger N
+                        is run, with a warning that it goes past the capacity)
   --faults              then kill MetaMCP's backend with kill -9, and later one server's leader
   --keep                bring the stack up, print one JSON line (endpoint URLs, API key, containers,
                         database URL) and leave it running for other clients
@@ -56,7 +59,8 @@ const USAGE = `usage: npm run e2e:metamcp -- --image IMAGE --database-url URL [o
   --help                this text`;
 
 interface CliOptions extends E2eOptions {
-  rounds: number;
+  /** Undefined: as many as the stack's capacity holds (e2e/plan.ts). */
+  rounds?: number;
   faults: boolean;
   keep: boolean;
 }
@@ -66,7 +70,6 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     stackFile: `${REPO_ROOT}/Pulumi.prod.yaml`,
     nodeImage: "node:20-alpine",
     guardPort: 12108,
-    rounds: 6,
     faults: false,
     keep: false,
     databaseUrl: env.E2E_DATABASE_URL,
@@ -130,6 +133,10 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(formatReport(figures));
     process.stdout.write(`E2E-FIGURES ${JSON.stringify(figures)}\n`);
     return judge(figures).length === 0 ? 0 : 1;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`e2e:metamcp: ${err.message}\n\n${USAGE}\n`);
+    return 2;
   } finally {
     if (!opts.keep) await removeAll();
   }
@@ -144,8 +151,10 @@ async function runE2e(options: CliOptions): Promise<Figures> {
   }
   await removeAll();
   log(`declaring the stack of ${options.stackFile} under mocks`);
-  const resources = await declare(options);
+  const { resources, plannedGroups } = await declare(options);
   const declared = declaredFigures(resources);
+  const plan = planRounds(options.rounds, sessionsHeld(plannedGroups, SERVERS.length), seconds(declared.idleTimeout) + seconds(declared.sweepInterval));
+  if (plan.pastCapacity) log(`warning: ${plan.pastCapacity}`);
   log("building the guard's and the monitor's images");
   await buildImages(resources, options.nodeImage);
 
@@ -190,9 +199,12 @@ async function runE2e(options: CliOptions): Promise<Figures> {
   await sleep(10_000);
   const baselineGroups = await serverGroups(app);
 
-  log(`${options.rounds} rounds: 2 abandoned sessions, 1 clean close, 1 SSE drop each`);
+  log(
+    `${plan.rounds} rounds: 2 abandoned sessions, 1 clean close, 1 SSE drop each; up to ${plan.peakSessions} sessions open, ` +
+      `the stack's app.capacity holds ${plan.sessionsHeld}`,
+  );
   const clients = { abandoned: 0, closed: 0, sseDropped: 0 };
-  for (let round = 0; round < options.rounds; round++) {
+  for (let round = 0; round < plan.rounds; round++) {
     await abandonSession(endpoint);
     await abandonSession(endpoint);
     clients.abandoned += 2;
@@ -200,7 +212,7 @@ async function runE2e(options: CliOptions): Promise<Figures> {
     clients.closed++;
     await dropSseClient(endpoint);
     clients.sseDropped++;
-    await sleep(10_000);
+    await sleep(ROUND_SECONDS * 1000);
   }
   const lastAbandonAt = (Date.now() - startedAt) / 1000;
   const peakGroups = await serverGroups(app);

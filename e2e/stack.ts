@@ -60,9 +60,15 @@ export interface RunningStack {
   };
 }
 
+export interface DeclaredE2eStack {
+  resources: RecordedResource[];
+  /** The MCP server groups the stack file's app.capacity plans for. */
+  plannedGroups: number;
+}
+
 /** The stack file's declaration, with the changes this run needs (see the header). */
-export async function declare(options: E2eOptions): Promise<RecordedResource[]> {
-  const { resources } = await declareStack(
+export async function declare(options: E2eOptions): Promise<DeclaredE2eStack> {
+  const { resources, config } = await declareStack(
     "e2e",
     {
       "metamcp-guard:namePrefix": "mmg-e2e",
@@ -77,7 +83,7 @@ export async function declare(options: E2eOptions): Promise<RecordedResource[]> 
     },
     path.resolve(options.stackFile),
   );
-  return resources;
+  return { resources, plannedGroups: config.app.load.groups };
 }
 
 /** Builds the guard's and the monitor's images from their folders, as the stack's docker.Image does. */

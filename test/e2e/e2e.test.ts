@@ -1,13 +1,21 @@
 /** npm run e2e:metamcp's pure parts: its arguments, and what makes a run pass. */
 import { describe, expect, it } from "vitest";
 import { parseArgs } from "../../e2e/metamcp";
+import { peakSessions, planRounds, sessionsHeld } from "../../e2e/plan";
+import { declare } from "../../e2e/stack";
+import { REPO_ROOT } from "../support/stackFiles";
 import { judge, type Figures } from "../../e2e/report";
 
 describe("parseArgs", () => {
   const required = ["--image", "metamcp:2.4.22", "--database-url", "postgresql://u:p@127.0.0.1/db"];
 
   it("takes the image and the database, with defaults for the rest", () => {
-    expect(parseArgs(required, {})).toMatchObject({ image: "metamcp:2.4.22", guardPort: 12108, monitorMetricsPort: 12109, guardMetricsPort: 12110, rounds: 6, faults: false, keep: false });
+    expect(parseArgs(required, {})).toMatchObject({ image: "metamcp:2.4.22", guardPort: 12108, monitorMetricsPort: 12109, guardMetricsPort: 12110, faults: false, keep: false });
+    expect(parseArgs(required, {})).not.toHaveProperty("rounds");
+  });
+
+  it("takes --rounds as given", () => {
+    expect(parseArgs([...required, "--rounds", "9"], {})).toMatchObject({ rounds: 9 });
   });
 
   it("reads the database from E2E_DATABASE_URL", () => {
@@ -27,6 +35,62 @@ describe("parseArgs", () => {
 
   it("answers --help and --down whatever else is given", () => {
     expect([parseArgs(["--help"], {}), parseArgs(["--down"], {})]).toEqual(["help", "down"]);
+  });
+});
+
+describe("rounds sized from the stack's capacity", () => {
+  // Pulumi.prod.yaml: 8 sessions on 1 namespace of 2 servers = 18 groups; a 30 m idle timeout, 10 s sweep.
+  const PROD_LEAK = 30 * 60 + 10;
+  // The quick copy the README suggests: 12 sessions, a 2 m idle timeout.
+  const QUICK_LEAK = 2 * 60 + 10;
+
+  it("reads the groups the stack file plans for: Pulumi.prod.yaml's 18", async () => {
+    const options = { image: "metamcp:2.4.22", databaseUrl: "postgresql://u:p@127.0.0.1/db", stackFile: `${REPO_ROOT}/Pulumi.prod.yaml` };
+    const declared = await declare({ ...options, nodeImage: "node:20-alpine", guardPort: 12108, guardMetricsPort: 12110, monitorMetricsPort: 12109 });
+    expect(declared.plannedGroups).toBe(18);
+  });
+
+  it.each<[string, number, number, number]>([
+    ["prod's 18 groups on 2 servers per session", 18, 2, 8],
+    ["the idle set alone", 2, 2, 0],
+    ["groups that do not make a whole session", 5, 2, 1],
+    ["no groups", 0, 2, 0],
+  ])("%s hold the sessions left over from the idle set", (_label, groups, servers, sessions) => {
+    expect(sessionsHeld(groups, servers)).toBe(sessions);
+  });
+
+  it.each<[string, number, number, number]>([
+    ["one round", 1, PROD_LEAK, 4],
+    ["every round's leaks alive at once", 6, PROD_LEAK, 14],
+    ["leaks of two rounds at most, with a 15 s lifetime", 6, 15, 6],
+    ["no rounds: the session in use and a clean close", 0, PROD_LEAK, 2],
+  ])("%s keeps the sessions open that the peak counts", (_label, rounds, leak, peak) => {
+    expect(peakSessions(rounds, leak)).toBe(peak);
+  });
+
+  it.each<[string, number, number, number]>([
+    ["prod's 8 sessions with a 30 m idle timeout", 8, PROD_LEAK, 3],
+    ["the quick copy's 12 sessions with 2 m", 12, QUICK_LEAK, 5],
+    ["a capacity that holds every round", 40, PROD_LEAK, 6],
+    ["leaks that end within two rounds", 6, 15, 6],
+  ])("by default makes as many rounds as %s hold, up to six", (_label, held, leak, rounds) => {
+    expect(planRounds(undefined, held, leak)).toEqual({ rounds, sessionsHeld: held, peakSessions: peakSessions(rounds, leak) });
+  });
+
+  it("makes the rounds asked for, and says when they go past the capacity", () => {
+    expect(planRounds(6, 8, PROD_LEAK).pastCapacity).toBe(
+      "6 rounds keep up to 14 MCP sessions open and the stack's app.capacity holds 8: expect the monitor's emergency sweep to reap live groups (3 rounds fit)",
+    );
+  });
+
+  it("says nothing of the capacity when the rounds asked for fit", () => {
+    expect(planRounds(2, 8, PROD_LEAK)).not.toHaveProperty("pastCapacity");
+  });
+
+  it("refuses a stack that holds not even one round, naming what one needs", () => {
+    expect(() => planRounds(undefined, 3, PROD_LEAK)).toThrow(
+      "the stack's app.capacity holds 3 MCP sessions on the e2e's namespace, and one round needs 4 (the session in use, a clean close, 2 abandoned): give the stack file more capacity, or pass --rounds to go past it",
+    );
   });
 });
 
