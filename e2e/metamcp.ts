@@ -16,7 +16,7 @@ import * as net from "node:net";
 import { abandonSession, closeCleanly, dropSseClient, InUseSession, type Endpoint } from "./clients";
 import { ENDPOINT, SERVERS, seed, serversInError, waitForSchema } from "./metamcpDb";
 import { CRASH_COUNTED, FORK_FAILURE, guardMetrics, logLines, monitorAudit, sample, serverGroups, type Sample } from "./observe";
-import { planRounds, ROUND_SECONDS, sessionsHeld } from "./plan";
+import { ABANDONED_PER_ROUND, planRounds, ROUND_SECONDS, sessionsHeld } from "./plan";
 import { formatReport, judge, type Figures } from "./report";
 import {
   applySettings,
@@ -153,7 +153,9 @@ async function runE2e(options: CliOptions): Promise<Figures> {
   log(`declaring the stack of ${options.stackFile} under mocks`);
   const { resources, plannedGroups } = await declare(options);
   const declared = declaredFigures(resources);
-  const plan = planRounds(options.rounds, sessionsHeld(plannedGroups, SERVERS.length), seconds(declared.idleTimeout) + seconds(declared.sweepInterval));
+  // An abandoned session lives until the guard's next sweep after its idle timeout.
+  const leakSeconds = seconds(declared.idleTimeout) + seconds(declared.sweepInterval);
+  const plan = planRounds(options.rounds, sessionsHeld(plannedGroups, SERVERS.length), leakSeconds);
   if (plan.pastCapacity) log(`warning: ${plan.pastCapacity}`);
   log("building the guard's and the monitor's images");
   await buildImages(resources, options.nodeImage);
@@ -200,14 +202,13 @@ async function runE2e(options: CliOptions): Promise<Figures> {
   const baselineGroups = await serverGroups(app);
 
   log(
-    `${plan.rounds} rounds: 2 abandoned sessions, 1 clean close, 1 SSE drop each; up to ${plan.peakSessions} sessions open, ` +
+    `${plan.rounds} rounds: ${ABANDONED_PER_ROUND} abandoned sessions, 1 clean close, 1 SSE drop each; up to ${plan.peakSessions} sessions open, ` +
       `the stack's app.capacity holds ${plan.sessionsHeld}`,
   );
   const clients = { abandoned: 0, closed: 0, sseDropped: 0 };
   for (let round = 0; round < plan.rounds; round++) {
-    await abandonSession(endpoint);
-    await abandonSession(endpoint);
-    clients.abandoned += 2;
+    for (let i = 0; i < ABANDONED_PER_ROUND; i++) await abandonSession(endpoint);
+    clients.abandoned += ABANDONED_PER_ROUND;
     await closeCleanly(endpoint);
     clients.closed++;
     await dropSseClient(endpoint);
@@ -216,7 +217,7 @@ async function runE2e(options: CliOptions): Promise<Figures> {
   }
   const lastAbandonAt = (Date.now() - startedAt) / 1000;
   const peakGroups = await serverGroups(app);
-  const boundSeconds = seconds(declared.idleTimeout) + seconds(declared.sweepInterval) + seconds(declared.monitorInterval);
+  const boundSeconds = leakSeconds + seconds(declared.monitorInterval);
   log(`waiting for the guard to end the abandoned sessions (bound ${boundSeconds} s)`);
   let backAt: number | undefined;
   const waitUntil = Date.now() + (boundSeconds + 60) * 1000;

@@ -14,7 +14,7 @@ export const ROUND_SECONDS = 10;
 export const DEFAULT_ROUNDS = 6;
 
 /** Sessions each round leaves open until the guard ends them: the two whose clients were killed. */
-const ABANDONED_PER_ROUND = 2;
+export const ABANDONED_PER_ROUND = 2;
 
 /**
  * Sessions open besides the abandoned ones: the session in use throughout, and a round's clean close
