@@ -72,13 +72,15 @@ describeWithDocker("execInContainer on a real engine", () => {
 
   it("a container removed while the command runs is reported as such, not as the kill signal's exit code", async () => {
     const doomed = await runTestContainer("--network", "none", image, "sleep", "3600");
-    const running = execInContainer(HOST, doomed, ["sleep", "30"]);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await docker("rm", "-f", doomed);
-    const err = await running.then(
+    // The outcome is taken at once: the exec may reject while `docker rm -f` is still returning, and a
+    // rejection with no handler yet is an unhandled error that fails the run (it did, in a loaded CI run).
+    const outcome = execInContainer(HOST, doomed, ["sleep", "30"]).then(
       (result) => result,
       (e: Error & { code?: string }) => e,
     );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await docker("rm", "-f", doomed);
+    const err = await outcome;
     // Gone or still being removed, depending on how fast the engine is: both say the container ended.
     expect(err).toMatchObject({ code: expect.stringMatching(/^CONTAINER_NOT_(FOUND|RUNNING)$/) });
     expect((err as Error).message).toMatch(new RegExp(`container ${doomed} on .* (went away|stopped) while sleep ran`));
