@@ -1,7 +1,8 @@
 /**
  * scripts/ci-summary.js: the one line CI reads ("N passed, N failed"). A suite that fails outside its
  * tests must count as a failure even when vitest reports its tests as skipped, or the line says
- * "0 failed" for a run that failed.
+ * "0 failed" for a run that failed; so must a run that exited non-zero with every test passed (an unhandled
+ * error, which vitest's JSON report does not count).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -49,6 +50,19 @@ describe("ci-summary", () => {
     ["reports are summed", [report(2, 0, 0, [passing]), report(2, 0, 1, [passing])], "4 passed, 0 failed, 1 skipped"],
   ])("%s", (_case, files, line) => {
     expect(summary(...files).stdout).toBe(line);
+  });
+
+  it.each([
+    ["a run that exited 1 with no failed test (an unhandled error) counts once as a failure", "=1", "2 passed, 1 failed"],
+    ["a run that exited 0 adds nothing", "=0", "2 passed, 0 failed"],
+    ["a report named without its exit status is read alone", "", "2 passed, 0 failed"],
+  ])("%s", (_case, suffix, line) => {
+    expect(summary(`${report(2, 0, 0, [passing])}${suffix}`).stdout).toBe(line);
+  });
+
+  it("a run that exited 1 and has failed tests counts those tests, not one more", () => {
+    const failing = report(1, 1, 0, [{ status: "failed", assertionResults: [{ status: "passed" }, { status: "failed" }] }]);
+    expect(summary(`${failing}=1`).stdout).toBe("1 passed, 1 failed");
   });
 
   it("a missing report is a failure, and the exit status says so", () => {
