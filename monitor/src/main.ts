@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const server = await serveMetrics(settings.metricsHost, settings.metricsPort, {
     metrics: () => monitor.metrics(),
     health: () => monitor.health(),
+    onError: (error) => writeRecord(write, eventRecord(new Date(), "metrics-server-error", { code: (error as NodeJS.ErrnoException).code ?? "unknown" })),
   });
   writeRecord(write, startRecord(new Date(), settings, { pid: process.pid, ...privileges(settings) }));
 

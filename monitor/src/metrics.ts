@@ -198,11 +198,14 @@ export interface Health {
   detail: string;
 }
 
-/** Serves GET /metrics and GET /healthz; resolves once listening. */
+/**
+ * Serves GET /metrics and GET /healthz; resolves once listening. Errors the server emits after that
+ * (accept failing for want of descriptors or memory) go to `onError`: unheard, they would end the monitor.
+ */
 export function serveMetrics(
   host: string,
   port: number,
-  handlers: { metrics: () => string; health: () => Health },
+  handlers: { metrics: () => string; health: () => Health; onError: (error: Error) => void },
 ): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -221,6 +224,7 @@ export function serveMetrics(
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);
+      server.on("error", handlers.onError);
       resolve(server);
     });
   });

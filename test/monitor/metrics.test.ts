@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { emptyMetricsState, recordOutcome, renderMetrics, scanFigures } from "../../monitor/src/metrics";
+import type { AddressInfo } from "node:net";
+import { emptyMetricsState, recordOutcome, renderMetrics, scanFigures, serveMetrics } from "../../monitor/src/metrics";
 import { classify } from "../../monitor/src/tree";
 import { classifyOptions, mcpGroup, metamcpBase, proc, table } from "./support/fixtures";
 import { parseExposition, sampleValue } from "./support/prom";
@@ -79,5 +80,25 @@ describe("renderMetrics", () => {
     const text = renderMetrics(state);
     expect(text).not.toContain("sk-live");
     expect(sampleValue(parseExposition(text), "metamcp_monitor_reap_decisions_total", { outcome: "exited --api-key=***" })).toBe(1);
+  });
+});
+
+describe("serveMetrics", () => {
+  it("hands an error after listening to onError (unheard, it would end the monitor) and still serves /healthz", async () => {
+    const heard: Error[] = [];
+    const server = await serveMetrics("127.0.0.1", 0, {
+      metrics: () => "",
+      health: () => ({ ok: true, detail: "ok" }),
+      onError: (error) => heard.push(error),
+    });
+    try {
+      const acceptFailed = Object.assign(new Error("accept EMFILE"), { code: "EMFILE" });
+      expect(() => server.emit("error", acceptFailed)).not.toThrow();
+      expect(heard).toEqual([acceptFailed]);
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`);
+      expect(res.status).toBe(200);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
