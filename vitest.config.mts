@@ -20,6 +20,7 @@ const PROCESS_SUITES = [
   "test/policy/server.test.ts",
   "test/pidsLimit/startDocker.test.ts",
   "test/guard/proxy.test.ts",
+  "test/guard/hostileInput.test.ts",
   "test/sshPin/tempDirExits.test.ts",
   "test/host/verifyHostCli.test.ts",
 ];

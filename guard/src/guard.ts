@@ -12,8 +12,9 @@ import type { Settings } from "./config";
 import { forwardedHeaders } from "./forwarded";
 import { listen } from "./listen";
 import { describeResult, endedFields, logLine, sessionFields, type Level, type Write } from "./log";
-import { bump, emptyCounters, errorCode, renderMetrics, requestKey, type Counters, type Health } from "./metrics";
+import { bump, emptyCounters, errorCode, nodeErrorCode, renderMetrics, requestKey, type Counters, type Health } from "./metrics";
 import { redactTarget, shortId } from "./redact";
+import { originForm } from "./requestTarget";
 import {
   accepted,
   deleteFinished,
@@ -32,6 +33,9 @@ import {
   type RequestFacts,
   type Session,
 } from "./sessions";
+
+/** What Node's ServerResponse refuses in a reason phrase (its checkInvalidHeaderChar). */
+const INVALID_REASON_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** DELETEs on their way at once: a sweep that finds hundreds of idle sessions must not storm MetaMCP. */
 const DELETE_CONCURRENCY = 4;
@@ -103,7 +107,9 @@ export class Guard {
     });
     server.on("request", (req, res) => this.handleRequest(req, res));
     server.on("upgrade", (req, socket, head) => this.handleUpgrade(req, socket, head));
-    await listen(server, this.settings.listenHost, this.settings.listenPort);
+    await listen(server, this.settings.listenHost, this.settings.listenPort, (error) =>
+      this.log("error", "server_error", { code: nodeErrorCode(error), hint: "accepting a connection failed; the guard carries on" }),
+    );
     this.server = server;
     this.scheduleSweep();
     return server;
@@ -111,7 +117,13 @@ export class Guard {
 
   handleRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const now = this.deps.now();
-    const request = requestFacts(req.method ?? "GET", req.url ?? "/", req.headers);
+    const target = originForm(req.url ?? "/");
+    if (target === undefined) {
+      this.refuseTarget(req, res);
+      return;
+    }
+    req.url = target;
+    const request = requestFacts(req.method ?? "GET", target, req.headers);
     const exchange: Exchange = { request, sessionId: request.sessionId, counted: false, accepted: false, startedAt: now };
     if (request.sessionId !== undefined) {
       const session = this.sessions.get(request.sessionId);
@@ -137,16 +149,54 @@ export class Guard {
     req.headers["x-forwarded-proto"] = forwarded["x-forwarded-proto"];
     if (forwarded["x-forwarded-host"] === undefined) delete req.headers["x-forwarded-host"];
     else req.headers["x-forwarded-host"] = forwarded["x-forwarded-host"];
-    this.proxy.web(req, res);
+    try {
+      this.proxy.web(req, res);
+    } catch (error) {
+      // Whatever else http-proxy-3 throws in its set-up, before anything is sent: that request fails, not the guard.
+      this.proxyThrew(error, res);
+    }
   }
 
   handleUpgrade(req: http.IncomingMessage, socket: stream.Duplex, head: Buffer): void {
-    this.proxy.ws(req, socket, head);
+    const target = originForm(req.url ?? "/");
+    if (target === undefined) {
+      this.counters.refusedTargets.upgrade++;
+      socket.destroy();
+      return;
+    }
+    req.url = target;
+    try {
+      this.proxy.ws(req, socket, head);
+    } catch (error) {
+      this.proxyThrew(error, socket);
+    }
+  }
+
+  /** A target that is not a URL (see requestTarget.ts): 400, and it never reaches http-proxy-3. */
+  private refuseTarget(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.counters.refusedTargets.request++;
+    const body = "metamcp-guard: the request target is not a valid URL path\n";
+    res.writeHead(400, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" }).end(body);
+    req.resume();
+  }
+
+  private proxyThrew(error: unknown, res: http.ServerResponse | stream.Duplex): void {
+    const code = nodeErrorCode(error);
+    this.log("error", "proxy_failed", { code, hint: "this request failed alone (500, or its connection closed); the guard carries on" });
+    if (!(res instanceof http.ServerResponse) || res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = "metamcp-guard: the request could not be forwarded\n";
+    res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) }).end(body);
   }
 
   /** MetaMCP's answer begins: track what it says about the session, and pass on the end of a cut stream. */
   private responseArrived(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void {
     this.markUpstream(true);
+    // Node's client accepts a reason phrase its server then refuses to write (ERR_INVALID_CHAR, thrown
+    // from inside the response pipe, where nothing can catch it); http-proxy-3 copies it after this event.
+    if (proxyRes.statusMessage !== undefined && INVALID_REASON_CHAR.test(proxyRes.statusMessage)) proxyRes.statusMessage = "";
     const exchange = this.exchanges.get(req);
     if (!exchange) return;
     const status = proxyRes.statusCode ?? 0;
@@ -274,10 +324,12 @@ export class Guard {
     while (this.deletesActive < DELETE_CONCURRENCY && this.deleteQueue.length > 0) {
       const id = this.deleteQueue.shift()!;
       this.deletesActive++;
-      void this.endSession(id).finally(() => {
-        this.deletesActive--;
-        this.pumpDeletes();
-      });
+      void this.endSession(id)
+        .catch((error: unknown) => this.log("error", "delete_crashed", { session: shortId(id), code: nodeErrorCode(error) }))
+        .finally(() => {
+          this.deletesActive--;
+          this.pumpDeletes();
+        });
     }
   }
 

@@ -7,7 +7,7 @@ import { loadSettings, SettingsError, type Settings } from "./config";
 import { Guard } from "./guard";
 import { listen } from "./listen";
 import { logLine, startFields } from "./log";
-import { metricsServer } from "./metrics";
+import { metricsServer, nodeErrorCode } from "./metrics";
 
 async function main(): Promise<void> {
   let settings: Settings;
@@ -22,7 +22,9 @@ async function main(): Promise<void> {
   const guard = new Guard(settings, { now: () => performance.now(), clock: () => new Date(), write });
 
   const metrics = metricsServer({ metrics: () => guard.metrics(), health: () => guard.health() });
-  await listen(metrics, settings.metricsHost, settings.metricsPort);
+  await listen(metrics, settings.metricsHost, settings.metricsPort, (error) =>
+    write(logLine(new Date(), "error", "metrics_server_error", { code: nodeErrorCode(error) })),
+  );
   await guard.listen();
   write(logLine(new Date(), "info", "start", { pid: process.pid, uid: process.getuid?.(), ...startFields(settings) }));
 
@@ -33,11 +35,17 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     write(logLine(new Date(), "info", "stopping", { signal, drainTimeoutMs: settings.drainTimeoutMs }));
-    void guard.stop().then(() => {
-      metrics.close();
-      write(logLine(new Date(), "info", "stop", { signal }));
-      process.exit(0);
-    });
+    void guard
+      .stop()
+      .then(() => {
+        metrics.close();
+        write(logLine(new Date(), "info", "stop", { signal }));
+        process.exit(0);
+      })
+      .catch((err: Error) => {
+        process.stderr.write(`guard failed while stopping: ${err.stack ?? err}\n`);
+        process.exit(1);
+      });
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

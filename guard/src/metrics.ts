@@ -16,6 +16,9 @@ import {
 
 const PREFIX = "metamcp_guard";
 
+export const REFUSED_KINDS = ["request", "upgrade"] as const;
+export type RefusedKind = (typeof REFUSED_KINDS)[number];
+
 export interface Counters {
   started: Record<SessionOrigin, number>;
   ended: Record<ForgetReason, number>;
@@ -25,6 +28,8 @@ export interface Counters {
   requests: Map<string, number>;
   /** Requests MetaMCP could not be reached for, by error code. */
   upstreamErrors: Map<string, number>;
+  /** Requests and upgrades refused with a target that is not a URL path (see requestTarget.ts). */
+  refusedTargets: Record<RefusedKind, number>;
   deletes: Record<DeleteResultKind, number>;
 }
 
@@ -35,6 +40,7 @@ export function emptyCounters(): Counters {
     untracked: 0,
     requests: new Map(),
     upstreamErrors: new Map(),
+    refusedTargets: zeroes(REFUSED_KINDS),
     deletes: zeroes(DELETE_RESULTS),
   };
 }
@@ -61,6 +67,12 @@ const ERROR_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUN
 export function errorCode(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code !== undefined && ERROR_CODES.has(code) ? code : "other";
+}
+
+/** An error's Node code for a log line ("ERR_INVALID_URL", "EMFILE"): a code only, never its message, which may hold a request's URL. */
+export function nodeErrorCode(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === "string" && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : "unknown";
 }
 
 export interface MetricsView {
@@ -115,6 +127,12 @@ export function renderMetrics(view: MetricsView): string {
       type: "counter",
       help: "Requests MetaMCP could not be reached or read for (answered 502, or cut), by error code.",
       samples: [...counters.upstreamErrors].map(([code, value]) => [{ code }, value]),
+    },
+    {
+      name: "refused_targets_total",
+      type: "counter",
+      help: "Requests (answered 400) and upgrades (closed) whose target is not a URL path, never forwarded.",
+      samples: REFUSED_KINDS.map((kind) => [{ kind }, counters.refusedTargets[kind]]),
     },
     {
       name: "deletes_total",
