@@ -50,8 +50,10 @@ start() {
     run=$(mktemp -d "${TMPDIR:-/tmp}/mmg-v2host.XXXXXX")
   fi
   image=$(bash "$HERE/image.sh")
-  # From here on, a failure stops what was started and removes the folder.
+  # From here on, a failure or an interruption (Ctrl-C, a CI runner cancelling) stops what was started
+  # and removes the folder.
   trap 'log "start failed; console log tail:"; tail -n 40 "$run/console.log" >&2 2>/dev/null || true; stop "$run"' ERR
+  trap 'log "interrupted while starting"; stop "$run"; exit 130' INT TERM
 
   qemu-img create -q -f qcow2 -F raw -b "$image/rootfs.img" "$run/root.qcow2"
   qemu-img create -q -f qcow2 "$run/swap.qcow2" "$SWAP"
@@ -129,7 +131,7 @@ EOF
   "bootSeconds": $SECONDS
 }
 EOF
-  trap - ERR
+  trap - ERR INT TERM
   echo "$run"
 }
 
@@ -146,7 +148,9 @@ stop() {
   if [ -f "$run/ssh_config" ]; then
     # The shared connection (and the socket forward) lives in a background ssh: end it, by its pid if need be.
     local master
-    master=$(ssh -F "$run/ssh_config" -O check "$ALIAS" 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
+    # No master yet (stopped while still booting) makes `-O check` fail: under errexit and pipefail that
+    # must not end stop() before QEMU is stopped.
+    master=$(ssh -F "$run/ssh_config" -O check "$ALIAS" 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p' || true)
     ssh -F "$run/ssh_config" -O exit "$ALIAS" >/dev/null 2>&1 || true
     if [ -n "$master" ]; then kill "$master" 2>/dev/null || true; fi
   fi
