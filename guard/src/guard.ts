@@ -37,6 +37,20 @@ import {
 /** What Node's ServerResponse refuses in a reason phrase (its checkInvalidHeaderChar). */
 const INVALID_REASON_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
+/**
+ * The guard's own one-line answer when a request fails: `status` with `body` as plain text, when the response
+ * has not begun; else (an upgraded socket, or an answer already under way) the connection is cut, which is
+ * all a client can still be told. True when the answer was written.
+ */
+function answerOrCut(res: http.ServerResponse | stream.Duplex, status: number, body: string, headers: http.OutgoingHttpHeaders = {}): boolean {
+  if (!(res instanceof http.ServerResponse) || res.headersSent || res.destroyed) {
+    res.destroy();
+    return false;
+  }
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body), ...headers }).end(body);
+  return true;
+}
+
 /** DELETEs on their way at once: a sweep that finds hundreds of idle sessions must not storm MetaMCP. */
 const DELETE_CONCURRENCY = 4;
 
@@ -175,20 +189,14 @@ export class Guard {
   /** A target that is not a URL (see requestTarget.ts): 400, and it never reaches http-proxy-3. */
   private refuseTarget(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.counters.refusedTargets.request++;
-    const body = "metamcp-guard: the request target is not a valid URL path\n";
-    res.writeHead(400, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" }).end(body);
+    answerOrCut(res, 400, "metamcp-guard: the request target is not a valid URL path\n", { connection: "close" });
     req.resume();
   }
 
   private proxyThrew(error: unknown, res: http.ServerResponse | stream.Duplex): void {
     const code = nodeErrorCode(error);
     this.log("error", "proxy_failed", { code, hint: "this request failed alone (500, or its connection closed); the guard carries on" });
-    if (!(res instanceof http.ServerResponse) || res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const body = "metamcp-guard: the request could not be forwarded\n";
-    res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) }).end(body);
+    answerOrCut(res, 500, "metamcp-guard: the request could not be forwarded\n");
   }
 
   /** MetaMCP's answer begins: track what it says about the session, and pass on the end of a cut stream. */
@@ -260,17 +268,7 @@ export class Guard {
     const code = errorCode(error);
     bump(this.counters.upstreamErrors, code);
     this.markUpstream(false, code);
-    if (!(res instanceof http.ServerResponse)) {
-      res.destroy();
-      return;
-    }
-    if (res.headersSent || res.destroyed) {
-      res.destroy();
-      return;
-    }
-    const body = `metamcp-guard: MetaMCP is not answering (${code}); try again shortly\n`;
-    res.writeHead(502, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) }).end(body);
-    req.resume();
+    if (answerOrCut(res, 502, `metamcp-guard: MetaMCP is not answering (${code}); try again shortly\n`)) req.resume();
   }
 
   /** Logs the moments MetaMCP stops and starts answering, not every failed request. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { loadSettings } from "../../guard/src/config";
 import { forwardedHeaders, plainAddress } from "../../guard/src/forwarded";
 import { endedFields, logLine, startFields } from "../../guard/src/log";
-import { emptyCounters, errorCode, renderMetrics, requestKey, type MetricsView } from "../../guard/src/metrics";
+import { emptyCounters, errorCode, nodeErrorCode, renderMetrics, requestKey, type MetricsView } from "../../guard/src/metrics";
 import { redactTarget, shortId } from "../../guard/src/redact";
 import type { Session } from "../../guard/src/sessions";
 import { parseExposition, sampleValue } from "../monitor/support/prom";
@@ -142,6 +142,16 @@ describe("metrics", () => {
     [new Error("no code"), "other"],
   ])("errorCode keeps known codes only: %s", (error, expected) => {
     expect(errorCode(error)).toBe(expected);
+  });
+
+  it.each([
+    ["a Node error's code", Object.assign(new Error("x"), { code: "ERR_INVALID_URL" }), "ERR_INVALID_URL"],
+    ["a system error's code", Object.assign(new Error("x"), { code: "EMFILE" }), "EMFILE"],
+    ["no code", new Error("GET /metamcp?api_key=sk_1 failed"), "unknown"],
+    ["a code that is not a code", Object.assign(new Error("x"), { code: "sk_live_secret value" }), "unknown"],
+    ["not an error", undefined, "unknown"],
+  ])("nodeErrorCode (the code a log line may carry): %s", (_case, error, code) => {
+    expect(nodeErrorCode(error)).toBe(code);
   });
 });
 

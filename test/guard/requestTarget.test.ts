@@ -1,7 +1,6 @@
 /** originForm (guard/src/requestTarget.ts): what the guard forwards for each request target, or refuses. */
 import { describe, expect, it } from "vitest";
 import { originForm } from "../../guard/src/requestTarget";
-import { nodeErrorCode } from "../../guard/src/metrics";
 
 describe("originForm", () => {
   it.each([
@@ -35,17 +34,5 @@ describe("originForm", () => {
       const once = originForm(target)!;
       expect(originForm(once)).toBe(once);
     }
-  });
-});
-
-describe("nodeErrorCode (the code a log line may carry)", () => {
-  it.each([
-    ["a Node error's code", Object.assign(new Error("x"), { code: "ERR_INVALID_URL" }), "ERR_INVALID_URL"],
-    ["a system error's code", Object.assign(new Error("x"), { code: "EMFILE" }), "EMFILE"],
-    ["no code", new Error("GET /metamcp?api_key=sk_1 failed"), "unknown"],
-    ["a code that is not a code", Object.assign(new Error("x"), { code: "sk_live_secret value" }), "unknown"],
-    ["not an error", undefined, "unknown"],
-  ])("%s", (_case, error, code) => {
-    expect(nodeErrorCode(error)).toBe(code);
   });
 });
